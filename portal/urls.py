@@ -1,0 +1,31 @@
+from django.conf import settings
+from django.conf.urls.i18n import i18n_patterns
+from django.contrib import admin
+from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
+
+from . import views
+
+portal_patterns = [
+    path("", views.home, name="home"),
+    path("artikel/<slug:slug>/", views.article_detail, name="article"),
+    path("thema/<slug:slug>/", views.tag_detail, name="tag"),
+    path("cookie-einstellungen/", views.consent_settings, name="consent"),
+    path("impressum/", views.page, {"url": "/impressum/"}, name="imprint"),
+    path("datenschutz/", views.page, {"url": "/datenschutz/"}, name="privacy"),
+    path("werbung/", views.page, {"url": "/werbung/"}, name="advertise"),
+]
+
+admin.site.site_header = _("Litfass – Redaktion")
+admin.site.site_title = _("Litfass")
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    *i18n_patterns(path("", include((portal_patterns, "portal"))), prefix_default_language=False),
+]
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -1,0 +1,107 @@
+from django.contrib.flatpages.views import flatpage
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods
+from taggit.models import Tag
+
+from . import consent
+from .forms import ConsentForm
+from .models import Article
+
+ARTICLES_PER_PAGE = 10
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    articles = (
+        Article.objects.published(timezone.now())
+        .select_related("author", "section")
+        .prefetch_related("tags")
+    )
+    page = Paginator(articles, ARTICLES_PER_PAGE).get_page(request.GET.get("seite"))
+    return render(request, "portal/home.html", {"page": page})
+
+
+def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    article = get_object_or_404(
+        Article.objects.select_related("author", "section").prefetch_related("tags"), slug=slug
+    )
+    is_preview = not article.is_visible(timezone.now())
+    # Drafts and scheduled articles are visible to editors only, as a preview.
+    if is_preview and not request.user.is_staff:
+        return render(request, "404.html", status=404)
+    return render(
+        request, "portal/article_detail.html", {"article": article, "is_preview": is_preview}
+    )
+
+
+def tag_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    tag = get_object_or_404(Tag, slug=slug)
+    articles = (
+        Article.objects.published(timezone.now())
+        .filter(tags=tag)
+        .select_related("author", "section")
+        .prefetch_related("tags")
+    )
+    page = Paginator(articles, ARTICLES_PER_PAGE).get_page(request.GET.get("seite"))
+    return render(request, "portal/tag_detail.html", {"tag": tag, "page": page})
+
+
+def page(request: HttpRequest, url: str) -> HttpResponse:
+    """An editor-maintained page (imprint, privacy, advertising), kept as a flat page."""
+    return flatpage(request, url)
+
+
+@require_http_methods(["GET", "POST"])
+def consent_settings(request: HttpRequest) -> HttpResponse:
+    """The second consent layer; also where the banner's form posts to.
+
+    Without JavaScript the form posts here and the reader is sent back to the page they
+    came from; ``litfass-consent.js`` posts with ``Accept: application/json`` instead and
+    gets JSON, so the page does not reload.
+    """
+    wants_json = "application/json" in request.headers.get("Accept", "")
+    if request.method == "GET":
+        current: consent.Consent = request.consent  # type: ignore[attr-defined]
+        form = ConsentForm(
+            initial={
+                "choice": ConsentForm.SELECTION,
+                "statistics": current.statistics,
+                "marketing": current.marketing,
+                "next": _safe_next(request, request.GET.get("next")),
+            }
+        )
+        return render(request, "portal/consent_settings.html", {"form": form})
+
+    form = ConsentForm(request.POST)
+    if not form.is_valid():
+        if wants_json:
+            return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
+        return render(request, "portal/consent_settings.html", {"form": form}, status=400)
+
+    chosen = form.to_consent()
+    response: HttpResponse
+    if wants_json:
+        response = JsonResponse(
+            {
+                "revision": chosen.revision,
+                "statistics": chosen.statistics,
+                "marketing": chosen.marketing,
+            }
+        )
+    else:
+        response = redirect(_safe_next(request, form.cleaned_data["next"]), permanent=False)
+        response.status_code = 303
+    consent.store(response, chosen)
+    return response
+
+
+def _safe_next(request: HttpRequest, candidate: str | None) -> str:
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return reverse("portal:home")

@@ -1,0 +1,9 @@
+"""WSGI entry point for gunicorn; production settings unless told otherwise."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.prod")
+
+application = get_wsgi_application()
