@@ -42,7 +42,7 @@ class ArticleAdmin(admin.ModelAdmin[Article]):
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Article]:
-        return super().get_queryset(request).prefetch_related("tags")
+        return super().get_queryset(request).prefetch_related("tags")  # type: ignore[misc]
 
     @admin.display(description=_("Vorschau"))
     def preview(self, article: Article) -> SafeString:

@@ -1,7 +1,8 @@
 """The reader's cookie consent: categories, the cookie format, and ``request.consent``.
 
 The choice lives in one first-party cookie, ``<revision>:<granted categories>``, for example
-``1:statistics,marketing`` or ``1:`` (necessary only). A cookie of another revision counts
+``1:marketing.statistics`` or ``1:`` (necessary only); the dot, unlike a comma, needs no
+quoting in a cookie value. A cookie of another revision counts
 as no choice at all, so readers are asked again whenever the categories change. The
 cookie is readable by JavaScript on purpose: pages served from a cache must be able to
 learn the choice without asking the server.
@@ -14,8 +15,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.utils.translation import gettext_lazy as _
 from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 NECESSARY = "necessary"
 STATISTICS = "statistics"
@@ -62,7 +63,7 @@ class Consent:
         return category == NECESSARY or category in self.granted
 
     def to_cookie(self) -> str:
-        return f"{self.revision}:{','.join(sorted(self.granted))}"
+        return f"{self.revision}:{'.'.join(sorted(self.granted))}"
 
 
 def current_revision() -> int:
@@ -89,7 +90,7 @@ def parse_cookie(value: str | None) -> Consent:
     revision_text, sep, granted_text = value.partition(":")
     if not sep or not revision_text.isdigit() or int(revision_text) != current_revision():
         return undecided()
-    granted = {part for part in granted_text.split(",") if part}
+    granted = {part for part in granted_text.split(".") if part}
     if not granted <= OPTIONAL_CATEGORIES:
         return undecided()
     return decide(granted)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
@@ -17,25 +18,7 @@ from .models import Announcement, Article, Author, Section, SiteSettings
 BERLIN = ZoneInfo("Europe/Berlin")
 REFERENCE_SLUG = "ki-buendnis-mit-japan"
 
-REFERENCE_BODY = """\
-Die Europäische Union strebt eine engere Allianz mit Japan in Schlüsseltechnologiesektoren wie der künstlichen Intelligenz an, um ihre Abhängigkeit von China zu verringern. Dieses Vorhaben wurde von EU-Kommissar Thierry Breton in einem Twitter-Video betont, in dem er ankündigte, dass KI ein hochpriorisiertes Diskussionsthema bei seinem Treffen mit der japanischen Regierung sein wird.
-
-Die EU und Japan planen die Gründung eines Digital Partnership Council, um die Zusammenarbeit in den Bereichen Quanten- und Hochleistungsrechnen zu fördern. Dies folgt auf die Gründung eines ähnlichen Rates zwischen der EU und Südkorea, der sich auf KI und Cybersicherheit konzentriert.
-
-Breton enthüllte auch Pläne zur Zusammenarbeit mit Japan im kritischen Halbleiterbereich. Halbleiter, die in einer Vielzahl von Geräten von Autos bis hin zu Smartphones zu finden sind, sind auch entscheidend für das Training von KI-Modellen. Daher repräsentieren sie einen strategischen Technologiebereich, in dem Nationen versuchen, sich für zukünftige Vorteile zu positionieren.
-
-## Strategischer, geopolitischer Schachzug
-
-Die Bemühungen der Europäischen Union, Partnerschaften mit technologisch fortgeschrittenen asiatischen Nationen zu festigen, repräsentiert eine strategische 'De-Risking'-Strategie von China. Im Gegensatz zu den USA, die Schritte unternommen haben, um ihre Wirtschaft von Peking zu entkoppeln, sucht die EU nach einer Umverteilung des Risikos, indem sie technologiebezogene Beziehungen mit verbündeten Nationen vertieft.
-
-Das jetzt angestrebte Leuchtturmprojekt, enger mit Japan in Schlüsseltechnologiebereichen wie KI und Halbleitern zusammenzuarbeiten, wird als strategischer Schachzug in der breiteren geopolitischen Landschaft präsentiert. Es zielt demnach nicht nur darauf ab, Risiken im Zusammenhang mit einer übermäßigen Abhängigkeit von einer einzigen Nation zu mindern, sondern auch die Position der EU im globalen Technologiewettlauf zu sichern.
-
-## Sicherung der technologischen Souveränität
-
-Die geplante Partnerschaft zwischen der EU und Japan zeigt, dass die EU bereit ist, ihre technologische Zukunft mit weiteren, vertrauenswürdiger Partner zu planen, anstatt sich einseitig auf die Beziehung zu China zu verlassen. Die Entscheidung, sich auf den Halbleiterbereich zu konzentrieren, ist dabei augenscheinlich ein kluger Schachzug. Halbleiter sind das Herzstück vieler moderner Technologien und die Kontrolle über ihre Produktion ist ein entscheidender Faktor für die technologische Dominanz. Durch die Zusammenarbeit mit Japan, einem führenden Akteur in der Halbleiterindustrie, positioniert sich die EU für eine starke Zukunft in diesem Sektor.
-
-Die Pläne haben auch eine deutliche geopolitische Dimension. In einer Zeit, in der die USA ihre Wirtschaft von China abkoppeln und ihre Verbündeten auffordern, es ihnen gleichzutun, wählt die EU einen anderen Weg. Anstatt sich vollständig von China zu distanzieren, sucht sie nach einer Umverteilung des Risikos durch die Vertiefung technologiebezogener Beziehungen mit anderen verbündeten Nationen. Dies könnte ein Modell für andere Länder sein, die nach Wegen suchen, ihre Abhängigkeit von China zu verringern, ohne ihre wirtschaftlichen Beziehungen vollständig zu kappen. Die Partnerschaft zwischen der EU und Japan ist insofern auch ein Schritt in Richtung einer stärker vernetzten, globalen technologischen Zukunft.
-"""
+REFERENCE_BODY = (Path(__file__).parent / "demo_data" / f"{REFERENCE_SLUG}.md").read_text()
 
 REFERENCE_TAGS = [
     "EUJapanPartnership",

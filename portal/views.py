@@ -16,19 +16,13 @@ ARTICLES_PER_PAGE = 10
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    articles = (
-        Article.objects.published(timezone.now())
-        .select_related("author", "section")
-        .prefetch_related("tags")
-    )
+    articles = Article.objects.published(timezone.now()).with_relations()
     page = Paginator(articles, ARTICLES_PER_PAGE).get_page(request.GET.get("seite"))
     return render(request, "portal/home.html", {"page": page})
 
 
 def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    article = get_object_or_404(
-        Article.objects.select_related("author", "section").prefetch_related("tags"), slug=slug
-    )
+    article = get_object_or_404(Article.objects.with_relations(), slug=slug)
     is_preview = not article.is_visible(timezone.now())
     # Drafts and scheduled articles are visible to editors only, as a preview.
     if is_preview and not request.user.is_staff:
@@ -40,12 +34,7 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 def tag_detail(request: HttpRequest, slug: str) -> HttpResponse:
     tag = get_object_or_404(Tag, slug=slug)
-    articles = (
-        Article.objects.published(timezone.now())
-        .filter(tags=tag)
-        .select_related("author", "section")
-        .prefetch_related("tags")
-    )
+    articles = Article.objects.published(timezone.now()).filter(tags=tag).with_relations()
     page = Paginator(articles, ARTICLES_PER_PAGE).get_page(request.GET.get("seite"))
     return render(request, "portal/tag_detail.html", {"tag": tag, "page": page})
 

@@ -1,0 +1,378 @@
+"""Shared helpers: a throw-away demo site, gunicorn on 127.0.0.1, wrk, a Markdown table.
+
+Machines are shared and noisy, so a benchmark never trusts one run: it interleaves rounds
+of its subject with rounds of the baseline (noise then hits both) and reports medians.
+Load only ever goes to 127.0.0.1, and every loop is bounded in count and in time.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import django
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BENCH_SETTINGS = "bench.settings"
+BASELINE_PATH = "/_bench/baseline/"
+LOOPBACK = "127.0.0.1"
+
+# The demo loader writes content and resets the admin password: it must never reach a real
+# database or Redis that happens to be configured in the caller's shell.
+_ISOLATED_VARS = ("DATABASE_URL", "REDIS_URL")
+
+_UNIT_TO_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+_LATENCY_LINE = re.compile(r"^\s*(50|99)%\s+([\d.]+)(us|ms|s|m|h)\s*$", re.MULTILINE)
+_REQUESTS_PER_SEC = re.compile(r"^Requests/sec:\s+([\d.]+)\s*$", re.MULTILINE)
+_REQUEST_COUNT = re.compile(r"^\s*(\d+) requests in ", re.MULTILINE)
+_SOCKET_ERRORS = re.compile(
+    r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)"
+)
+_NON_2XX = re.compile(r"Non-2xx or 3xx responses: (\d+)")
+
+
+class BenchError(RuntimeError):
+    """A benchmark could not produce a trustworthy number."""
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    socket_errors: int
+
+
+@dataclass(frozen=True)
+class Medians:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    # Summed over all rounds, not a median: any socket error deserves a mention.
+    socket_errors: int
+
+
+@dataclass(frozen=True)
+class Comparison:
+    baseline: Medians
+    subject: Medians
+    rounds: int
+    seconds: float
+    connections: int
+    threads: int
+    machine: str
+
+
+@dataclass(frozen=True)
+class Row:
+    what: str
+    medians: Medians
+
+
+def child_env(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _ISOLATED_VARS}
+    env.update(overrides or {})
+    return env
+
+
+def manage(*args: str, env: Mapping[str, str], timeout: float = 300.0) -> None:
+    """Run a management command; on failure, raise with its output so the cause is visible."""
+    command = [sys.executable, str(REPO_ROOT / "manage.py"), *args]
+    done = subprocess.run(
+        command,
+        cwd=REPO_ROOT,
+        env=child_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BenchError(
+            f"manage.py {' '.join(args)} failed ({done.returncode}):\n{done.stdout}{done.stderr}"
+        )
+
+
+@contextmanager
+def demo_site(settings_module: str = BENCH_SETTINGS) -> Iterator[dict[str, str]]:
+    """A fresh SQLite demo site in a temporary var dir; yields the env that selects it."""
+    with tempfile.TemporaryDirectory(prefix="litfass-bench-") as tmp:
+        # WhiteNoise warns on every worker boot when STATIC_ROOT is missing.
+        (Path(tmp) / "static").mkdir()
+        env = {"DJANGO_SETTINGS_MODULE": settings_module, "LITFASS_VAR_DIR": tmp}
+        manage("migrate", "--noinput", env=env)
+        manage("load_demo", "--allow-production", env=env)
+        yield env
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def http_status(url: str, *, timeout: float = 5.0) -> int:
+    """Status of one GET, redirects not followed: wrk counts a 3xx as success, we do not."""
+    parts = urlsplit(url)
+    _require_loopback(url)
+    conn = http.client.HTTPConnection(parts.hostname or LOOPBACK, parts.port, timeout=timeout)
+    try:
+        conn.request("GET", parts.path or "/")
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+def _require_loopback(url: str) -> None:
+    if urlsplit(url).hostname != LOOPBACK:
+        raise ValueError(f"benchmarks only load {LOOPBACK}, not {url!r}")
+
+
+def _tail(path: Path, chars: int = 4000) -> str:
+    return path.read_text(errors="replace")[-chars:]
+
+
+def _wait_until_answering(
+    proc: subprocess.Popen[bytes], base_url: str, log: Path, timeout: float
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise BenchError(f"gunicorn exited with {proc.returncode}:\n{_tail(log)}")
+        try:
+            # Any status will do: the server answers, whether or not "/" exists.
+            http_status(base_url + "/", timeout=2.0)
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise BenchError(f"gunicorn did not answer on {base_url} within {timeout:.0f} s:\n{_tail(log)}")
+
+
+@contextmanager
+def serve(
+    settings_module: str,
+    *,
+    workers: int = 2,
+    env: Mapping[str, str] | None = None,
+    ready_timeout: float = 60.0,
+) -> Iterator[str]:
+    """gunicorn serving the project on a free 127.0.0.1 port; yields its base URL."""
+    port = free_port()
+    base_url = f"http://{LOOPBACK}:{port}"
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "portal.wsgi:application",
+        "--bind",
+        f"{LOOPBACK}:{port}",
+        "--workers",
+        str(workers),
+        # Several servers may run at once; the default control socket path is shared.
+        "--no-control-socket",
+        "--graceful-timeout",
+        "5",
+    ]
+    proc_env = child_env({**(env or {}), "DJANGO_SETTINGS_MODULE": settings_module})
+    with tempfile.TemporaryDirectory(prefix="litfass-bench-log-") as log_dir:
+        # A file, not a pipe: nobody drains a pipe during the run, and a full one blocks.
+        log = Path(log_dir) / "gunicorn.log"
+        with log.open("wb") as log_file:
+            proc = subprocess.Popen(
+                command, cwd=REPO_ROOT, env=proc_env, stdout=log_file, stderr=log_file
+            )
+        try:
+            _wait_until_answering(proc, base_url, log, ready_timeout)
+            yield base_url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=15)
+
+
+def _to_ms(value: str, unit: str) -> float:
+    return float(value) * _UNIT_TO_MS[unit]
+
+
+def parse_wrk(output: str) -> WrkResult:
+    """Read wrk --latency output; raise if anything needed is missing or a request failed."""
+    rps = _REQUESTS_PER_SEC.search(output)
+    count = _REQUEST_COUNT.search(output)
+    latencies = {pct: _to_ms(value, unit) for pct, value, unit in _LATENCY_LINE.findall(output)}
+    if rps is None or count is None or set(latencies) != {"50", "99"}:
+        raise BenchError(f"could not read wrk's output:\n{output}")
+    if int(count.group(1)) == 0:
+        raise BenchError(f"wrk completed no request:\n{output}")
+    non_2xx = _NON_2XX.search(output)
+    if non_2xx is not None and int(non_2xx.group(1)) > 0:
+        # Error pages are cheap; timing them would flatter the subject.
+        raise BenchError(f"wrk saw {non_2xx.group(1)} non-2xx/3xx responses:\n{output}")
+    errors = _SOCKET_ERRORS.search(output)
+    return WrkResult(
+        requests_per_second=float(rps.group(1)),
+        p50_ms=latencies["50"],
+        p99_ms=latencies["99"],
+        requests=int(count.group(1)),
+        socket_errors=sum(int(n) for n in errors.groups()) if errors else 0,
+    )
+
+
+def wrk(
+    url: str, *, seconds: float, connections: int, threads: int = 2, timeout_s: float = 5.0
+) -> WrkResult:
+    _require_loopback(url)
+    executable = shutil.which("wrk")
+    if executable is None:
+        raise BenchError("wrk is not on PATH: apt-get install wrk")
+    command = [
+        executable,
+        "--latency",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds:g}s",
+        f"--timeout={timeout_s:g}s",
+        url,
+    ]
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=seconds + timeout_s + 30, check=False
+    )
+    if done.returncode != 0:
+        raise BenchError(f"wrk failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+    return parse_wrk(done.stdout)
+
+
+def _medians(results: Sequence[WrkResult]) -> Medians:
+    return Medians(
+        requests_per_second=statistics.median(r.requests_per_second for r in results),
+        p50_ms=statistics.median(r.p50_ms for r in results),
+        p99_ms=statistics.median(r.p99_ms for r in results),
+        socket_errors=sum(r.socket_errors for r in results),
+    )
+
+
+def _progress(message: str) -> None:
+    # stderr, so stdout stays a clean Markdown document.
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def compare_http(
+    subject_url: str,
+    baseline_url: str,
+    *,
+    rounds: int = 5,
+    seconds: float = 5,
+    connections: int = 16,
+    threads: int = 2,
+) -> Comparison:
+    """Interleaved rounds B,S,B,S,... of wrk against baseline and subject; their medians."""
+    machine = machine_facts()
+    for url in (baseline_url, subject_url):
+        status = http_status(url)
+        if status != 200:
+            raise BenchError(f"GET {url} answered {status}, not 200: nothing worth timing")
+        # Unmeasured: lets every worker import, compile templates and open files first.
+        wrk(url, seconds=1, connections=connections, threads=threads)
+    baseline: list[WrkResult] = []
+    subject: list[WrkResult] = []
+    for n in range(1, rounds + 1):
+        _progress(f"round {n}/{rounds}: baseline {baseline_url}")
+        baseline.append(wrk(baseline_url, seconds=seconds, connections=connections))
+        _progress(f"round {n}/{rounds}: subject {subject_url}")
+        subject.append(wrk(subject_url, seconds=seconds, connections=connections))
+    return Comparison(
+        baseline=_medians(baseline),
+        subject=_medians(subject),
+        rounds=rounds,
+        seconds=seconds,
+        connections=connections,
+        threads=threads,
+        machine=machine,
+    )
+
+
+def machine_facts() -> str:
+    cpus = len(os.sched_getaffinity(0))
+    load1, load5, _ = os.getloadavg()
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"{now}; nproc {cpus}; load average {load1:.2f} (1 min) / {load5:.2f} (5 min) "
+        f"before the run; Python {platform.python_version()}, Django {django.get_version()}"
+    )
+
+
+def _ratio(value: float, baseline: float) -> str:
+    return f"{value / baseline:.2f}" if baseline else "n/a"
+
+
+def markdown_table(
+    title: str,
+    rows: Sequence[Row],
+    *,
+    facts: str | None = None,
+    notes: Sequence[str] = (),
+) -> str:
+    """A Markdown table; the first row is the baseline the ratio column divides by."""
+    if not rows:
+        raise ValueError("a table needs at least the baseline row")
+    baseline_rps = rows[0].medians.requests_per_second
+    lines = [
+        f"### {title}",
+        "",
+        f"Machine: {facts or machine_facts()}",
+        "",
+        "| what | req/s (median) | p50 ms (median) | p99 ms (median) | ratio to baseline (req/s) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        m = row.medians
+        lines.append(
+            f"| {row.what} | {m.requests_per_second:.0f} | {m.p50_ms:.2f} | {m.p99_ms:.2f} "
+            f"| {_ratio(m.requests_per_second, baseline_rps)} |"
+        )
+    errors = [f"{row.what}: {row.medians.socket_errors}" for row in rows]
+    if any(row.medians.socket_errors for row in rows):
+        notes = [*notes, "Socket errors (all rounds, counted by wrk): " + "; ".join(errors)]
+    if notes:
+        lines.append("")
+        lines.extend(notes)
+    return "\n".join(lines)
+
+
+def comparison_table(title: str, subject: str, comparison: Comparison) -> str:
+    """The usual two-row table of one HTTP subject beside the baseline."""
+    c = comparison
+    load = (
+        f"Load: wrk {c.threads} threads, {c.connections} connections, {c.rounds} interleaved "
+        f"rounds of {c.seconds:g} s per URL (baseline first in each round); medians over rounds."
+    )
+    return markdown_table(
+        title,
+        [
+            Row(f"baseline: JSON view `{BASELINE_PATH}`", c.baseline),
+            Row(subject, c.subject),
+        ],
+        facts=c.machine,
+        notes=[load],
+    )

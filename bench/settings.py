@@ -1,0 +1,17 @@
+"""Settings for benchmarks: the shipped wiring with debug off, served on 127.0.0.1 only.
+
+Not ``portal.settings.prod``: that one demands a real secret, PostgreSQL and Redis and
+redirects to HTTPS, none of which a local load test has. Static files keep Django's plain
+storage so no ``collectstatic`` (and no manifest) is needed before a run.
+"""
+
+from portal.settings.base import *  # noqa: F403
+from portal.settings.base import env
+
+DEBUG = False
+SECRET_KEY = env.str(
+    "DJANGO_SECRET_KEY",
+    default="bench-only-insecure-key-never-deploy-0123456789abcdefghijklmnopqrstuvwxyz",
+)
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+ROOT_URLCONF = "bench.urls"

@@ -1,0 +1,136 @@
+"""The reader's view in Debian's Chromium, driven by Playwright."""
+
+import os
+import shutil
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from portal.demo import REFERENCE_SLUG, load_demo
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Chromium reaches for Google's services at start; on a closed network that only costs time.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the live
+    # server fixture makes from here are still synchronous.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def article_url(live_server):
+    load_demo(now=timezone.now())
+    return f"{live_server.url}/artikel/{REFERENCE_SLUG}/"
+
+
+def _open(browser: Browser, url: str, **context_options) -> Page:
+    page = browser.new_context(**context_options).new_page()
+    page.goto(url)
+    page.evaluate("window.__notReloaded = true")
+    return page
+
+
+def _consent_cookie(page: Page) -> str | None:
+    cookies = {cookie["name"]: cookie["value"] for cookie in page.context.cookies()}
+    return cookies.get("litfass_consent")
+
+
+def test_necessary_only_hides_the_banner_without_a_reload(browser, article_url):
+    page = _open(browser, article_url)
+
+    page.get_by_role("button", name="Nur notwendige").click()
+
+    page.wait_for_selector("[data-consent-banner]", state="hidden")
+    assert page.evaluate("window.__notReloaded") is True
+    assert _consent_cookie(page) == "1:"
+    page.reload()
+    assert page.locator("[data-consent-banner]").count() == 0
+
+
+def test_settings_open_in_place_and_save_a_selection(browser, article_url):
+    page = _open(browser, article_url)
+
+    page.get_by_role("link", name="Einstellungen", exact=True).click()
+    page.locator("input[name=statistics]").check()
+    page.get_by_role("button", name="Auswahl speichern").click()
+
+    page.wait_for_selector("[data-consent-banner]", state="hidden")
+    assert page.evaluate("window.__notReloaded") is True
+    assert _consent_cookie(page) == "1:statistics"
+
+
+def test_banner_choices_carry_equal_weight(browser, article_url):
+    page = _open(browser, article_url)
+
+    boxes = [
+        page.get_by_role("button", name="Alle erlauben").bounding_box(),
+        page.get_by_role("button", name="Nur notwendige").bounding_box(),
+        page.get_by_role("link", name="Einstellungen", exact=True).bounding_box(),
+    ]
+    styles = page.eval_on_selector_all(
+        ".consent__buttons .button:not([hidden])",
+        "els => els.map(e => [getComputedStyle(e).fontWeight, getComputedStyle(e).backgroundColor,"
+        " getComputedStyle(e).fontSize])",
+    )
+
+    assert None not in boxes
+    assert len({(round(box["width"]), round(box["height"])) for box in boxes if box}) == 1
+    assert len({tuple(style) for style in styles}) == 1
+
+
+def test_withdrawal_through_the_footer_link(browser, article_url):
+    page = _open(browser, article_url)
+    page.get_by_role("button", name="Alle erlauben").click()
+    page.wait_for_selector("[data-consent-banner]", state="hidden")
+
+    page.get_by_role("link", name="Cookie-Einstellungen").click()
+    page.get_by_role("button", name="Nur notwendige").click()
+
+    page.wait_for_url(article_url)
+    assert _consent_cookie(page) == "1:"
+
+
+def test_without_javascript_the_form_post_works(browser, article_url):
+    page = _open(browser, article_url, java_script_enabled=False)
+
+    page.get_by_role("button", name="Alle erlauben").click()
+
+    page.wait_for_url(article_url)
+    assert _consent_cookie(page) == "1:marketing.statistics"
+    assert page.locator("[data-consent-banner]").count() == 0
+
+
+def test_page_fits_a_phone_without_sideways_scrolling(browser, article_url):
+    page = _open(browser, article_url, viewport={"width": 360, "height": 740}, is_mobile=True)
+
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+
+    assert scroll_width <= 360
+    assert page.locator("h1").is_visible()
+
+
+def test_reserved_slots_keep_their_size_before_they_are_filled(browser, article_url):
+    page = _open(browser, article_url, viewport={"width": 1280, "height": 900})
+
+    box = page.locator("[data-slot=sidebar-top]").bounding_box()
+    assert box is not None
+
+    assert (round(box["width"]), round(box["height"])) == (300, 250)
