@@ -92,3 +92,14 @@ def test_urls_switch_to_postgresql_and_redis(tmp_path):
     assert name == "litfass"
     assert eager == "False"
     assert cache.endswith("RedisCache")
+
+
+def test_production_collects_static_files_for_whitenoise(tmp_path):
+    result = _run(
+        ["manage.py", "collectstatic", "--noinput"], _prod_env(LITFASS_VAR_DIR=str(tmp_path))
+    )
+
+    assert result.returncode == 0, result.stderr
+    manifest = (tmp_path / "static" / "staticfiles.json").read_text()
+    assert "portal/css/portal.css" in manifest
+    assert list((tmp_path / "static" / "portal" / "css").glob("portal.*.css.gz"))
