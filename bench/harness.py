@@ -40,9 +40,7 @@ _UNIT_TO_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_00
 _LATENCY_LINE = re.compile(r"^\s*(50|99)%\s+([\d.]+)(us|ms|s|m|h)\s*$", re.MULTILINE)
 _REQUESTS_PER_SEC = re.compile(r"^Requests/sec:\s+([\d.]+)\s*$", re.MULTILINE)
 _REQUEST_COUNT = re.compile(r"^\s*(\d+) requests in ", re.MULTILINE)
-_SOCKET_ERRORS = re.compile(
-    r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)"
-)
+_SOCKET_ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
 _NON_2XX = re.compile(r"Non-2xx or 3xx responses: (\d+)")
 
 
@@ -147,7 +145,7 @@ def _require_loopback(url: str) -> None:
         raise ValueError(f"benchmarks only load {LOOPBACK}, not {url!r}")
 
 
-def _tail(path: Path, chars: int = 4000) -> str:
+def _tail(path: Path, chars: int = 8000) -> str:
     return path.read_text(errors="replace")[-chars:]
 
 
@@ -298,9 +296,11 @@ def compare_http(
     subject: list[WrkResult] = []
     for n in range(1, rounds + 1):
         _progress(f"round {n}/{rounds}: baseline {baseline_url}")
-        baseline.append(wrk(baseline_url, seconds=seconds, connections=connections))
+        baseline.append(
+            wrk(baseline_url, seconds=seconds, connections=connections, threads=threads)
+        )
         _progress(f"round {n}/{rounds}: subject {subject_url}")
-        subject.append(wrk(subject_url, seconds=seconds, connections=connections))
+        subject.append(wrk(subject_url, seconds=seconds, connections=connections, threads=threads))
     return Comparison(
         baseline=_medians(baseline),
         subject=_medians(subject),
@@ -354,13 +354,15 @@ def markdown_table(
     errors = [f"{row.what}: {row.medians.socket_errors}" for row in rows]
     if any(row.medians.socket_errors for row in rows):
         notes = [*notes, "Socket errors (all rounds, counted by wrk): " + "; ".join(errors)]
-    if notes:
-        lines.append("")
-        lines.extend(notes)
+    for note in notes:
+        # A blank line each, or Markdown would run the notes together into one paragraph.
+        lines.extend(["", note])
     return "\n".join(lines)
 
 
-def comparison_table(title: str, subject: str, comparison: Comparison) -> str:
+def comparison_table(
+    title: str, subject: str, comparison: Comparison, *, notes: Sequence[str] = ()
+) -> str:
     """The usual two-row table of one HTTP subject beside the baseline."""
     c = comparison
     load = (
@@ -374,5 +376,5 @@ def comparison_table(title: str, subject: str, comparison: Comparison) -> str:
             Row(subject, c.subject),
         ],
         facts=c.machine,
-        notes=[load],
+        notes=[load, *notes],
     )
