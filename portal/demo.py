@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,6 +13,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.flatpages.models import FlatPage
 from django.contrib.sites.models import Site
 from django.db import transaction
+from PIL import Image as PILImage
+from PIL import ImageDraw, ImageFont
+
+from promotions.models import Image, Promotion, Slot
+from promotions.uploads import check_image_upload, do_store_image
 
 from .models import Announcement, Article, Author, Section, SiteSettings
 
@@ -78,6 +84,95 @@ PAGES = {
         "interessieren. Schreiben Sie uns für Mediadaten und Preise.</p>",
     ),
 }
+
+
+@dataclass(frozen=True)
+class DemoBook:
+    title: str
+    text: str
+    destination_url: str
+    cover_lines: tuple[str, str]
+    cover_colours: tuple[tuple[int, int, int], tuple[int, int, int]]
+    slot: str
+
+
+BOOKS = [
+    DemoBook(
+        title="KI ist Chefsache!",
+        text="Wie Führungskräfte künstliche Intelligenz in ihr Unternehmen bringen.",
+        destination_url="https://buecher.example/ki-ist-chefsache",
+        cover_lines=("KI ist", "Chefsache!"),
+        cover_colours=((11, 60, 120), (255, 196, 0)),
+        slot="article-end-1",
+    ),
+    DemoBook(
+        title="30 Minuten: ChatGPT",
+        text="Der schnelle Einstieg in die Arbeit mit Sprachmodellen.",
+        destination_url="https://buecher.example/30-minuten-chatgpt",
+        cover_lines=("30 Minuten", "ChatGPT"),
+        cover_colours=((200, 30, 45), (255, 255, 255)),
+        slot="article-end-2",
+    ),
+]
+BOOK_SPECS = "fill-150x212|format-webp, fill-150x212|format-jpeg"
+
+
+def book_cover(
+    line1: str, line2: str, background: tuple[int, int, int], ink: tuple[int, int, int]
+) -> bytes:
+    """A generated book cover (600 x 848 JPEG): demo images need no files in the repo."""
+    cover = PILImage.new("RGB", (600, 848), background)
+    draw = ImageDraw.Draw(cover)
+    draw.rectangle((0, 0, 40, 848), fill=tuple(max(0, c - 40) for c in background))
+    big, small = ImageFont.load_default(size=84), ImageFont.load_default(size=40)
+    draw.text((80, 220), line1, font=big, fill=ink)
+    draw.text((80, 330), line2, font=big, fill=ink)
+    draw.text((80, 720), "Litfass Demo", font=small, fill=ink)
+    out = io.BytesIO()
+    cover.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def _load_books() -> None:
+    for book in BOOKS:
+        cover = book_cover(*book.cover_lines, *book.cover_colours)
+        checked = check_image_upload(io.BytesIO(cover))
+        image, _ = do_store_image(checked, image=Image(title=f"Cover: {book.title}"))
+        promotion, _ = Promotion.objects.update_or_create(
+            title=book.title,
+            defaults={
+                "text": book.text,
+                "image": image,
+                "alt_text": f"Buchcover „{book.title}“",
+                "call_to_action": "Mehr Infos",
+                "destination_url": book.destination_url,
+                "review_status": Promotion.ReviewStatus.APPROVED,
+            },
+        )
+        Slot.objects.update_or_create(
+            key=book.slot,
+            defaults={
+                "name": f"Nach dem Artikel {book.slot[-1]}",
+                "label": "-Promotion-",
+                "width": 300,
+                "height": 340,
+                "rendition_specs": BOOK_SPECS,
+                "fallback": Slot.Fallback.HOUSE,
+                "house_promotion": promotion,
+            },
+        )
+    Slot.objects.update_or_create(
+        key="sidebar-top",
+        defaults={
+            "name": "Seitenleiste oben",
+            "label": "Anzeige",
+            "width": 300,
+            "height": 250,
+            "rendition_specs": "fill-300x250|format-webp, fill-300x250|format-jpeg",
+            "fallback": Slot.Fallback.INQUIRY,
+            "above_the_fold": True,
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -154,6 +249,8 @@ def load_demo(*, now: datetime, admin_username: str = "admin") -> DemoResult:
             url=url, defaults={"title": title, "content": content}
         )
         page.sites.set([site])
+
+    _load_books()
 
     password = secrets.token_urlsafe(12)
     admin, _ = get_user_model().objects.get_or_create(username=admin_username)

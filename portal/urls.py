@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
+from promotions.views import rendition_file
+
 from . import views
 
 portal_patterns = [
@@ -21,11 +23,11 @@ admin.site.site_title = _("Litfass")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path(
+        f"{settings.MEDIA_URL.strip('/')}/renditions/<path:path>",
+        rendition_file,
+        name="rendition",
+    ),
     path("i18n/", include("django.conf.urls.i18n")),
     *i18n_patterns(path("", include((portal_patterns, "portal"))), prefix_default_language=False),
 ]
-
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

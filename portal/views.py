@@ -8,11 +8,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 from taggit.models import Tag
 
+from promotions.models import Slot
+
 from . import consent
 from .forms import ConsentForm
 from .models import Article
 
 ARTICLES_PER_PAGE = 10
+ARTICLE_SLOTS = ["sidebar-top", "article-end-1", "article-end-2"]
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -28,7 +31,13 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
     if is_preview and not request.user.is_staff:
         return render(request, "404.html", status=404)
     return render(
-        request, "portal/article_detail.html", {"article": article, "is_preview": is_preview}
+        request,
+        "portal/article_detail.html",
+        {
+            "article": article,
+            "is_preview": is_preview,
+            "slots": Slot.objects.for_page(ARTICLE_SLOTS),
+        },
     )
 
 

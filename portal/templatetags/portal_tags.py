@@ -1,6 +1,9 @@
 from django import template
+from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
+
+from promotions.rendering import render_slot
 
 register = template.Library()
 
@@ -15,7 +18,11 @@ def markdown(text: str) -> SafeString:
     return mark_safe(_markdown.render(text))  # noqa: S308  (html disabled above)
 
 
-@register.inclusion_tag("portal/includes/reserved_slot.html")
-def reserved_slot(key: str, width: int, height: int) -> dict[str, object]:
-    """Reserve a slot's space so that filling it later never shifts the layout."""
-    return {"key": key, "width": width, "height": height}
+@register.simple_tag(takes_context=True)
+def slot(context: template.Context, key: str) -> str:
+    """Render the page's slot ``key`` (loaded by the view into ``slots``); nothing if the
+    editors have not set it up."""
+    page_slot = (context.get("slots") or {}).get(key)
+    if page_slot is None:
+        return ""
+    return render_slot(page_slot, None, inquiry_url=reverse("portal:advertise"))

@@ -1,0 +1,22 @@
+from django.http import FileResponse, Http404, HttpRequest
+from django.views.decorators.http import require_GET
+
+from .models import Rendition
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+@require_GET
+def rendition_file(request: HttpRequest, path: str) -> FileResponse:
+    """Serve a rendition. Names carry a content hash and are never reused, so browsers
+    and proxies may keep them forever."""
+    rendition = Rendition.objects.filter(file=f"renditions/{path}").first()
+    if rendition is None:
+        raise Http404
+    try:
+        handle = rendition.file.open("rb")
+    except FileNotFoundError as error:
+        raise Http404 from error
+    response = FileResponse(handle)
+    response["Cache-Control"] = IMMUTABLE
+    return response
