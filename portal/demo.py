@@ -155,7 +155,7 @@ def _load_books() -> None:
                 "name": f"Nach dem Artikel {book.slot[-1]}",
                 "label": "-Promotion-",
                 "width": 300,
-                "height": 340,
+                "height": 390,
                 "rendition_specs": BOOK_SPECS,
                 "fallback": Slot.Fallback.HOUSE,
                 "house_promotion": promotion,

@@ -3,7 +3,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
@@ -123,6 +123,8 @@ class PromotionAdminBase(admin.ModelAdmin[Promotion]):
     autocomplete_fields = ("image",)
     readonly_fields = ("reviewed_at",)
     actions = ("approve", "reject")
+    # A destination typed without a scheme means https (Django 6's default, today).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # noqa: RUF012
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Promotion]:
         return super().get_queryset(request).prefetch_related("image__renditions")

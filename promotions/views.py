@@ -1,12 +1,12 @@
 from django.http import FileResponse, Http404, HttpRequest
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from .models import Rendition
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
-@require_GET
+@require_safe
 def rendition_file(request: HttpRequest, path: str) -> FileResponse:
     """Serve a rendition. Names carry a content hash and are never reused, so browsers
     and proxies may keep them forever."""

@@ -20,3 +20,18 @@ def _empty_cache() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _empty_task_queue() -> Iterator[None]:
+    # Tasks queued on commit have no worker in most tests; keep the test broker clean.
+    from portal.celery import app
+
+    app.control.purge()
+    yield
+    app.control.purge()

@@ -1,9 +1,13 @@
+import io
 from datetime import UTC, datetime
 
 import factory
 from django.contrib.auth.models import User
 
 from portal.models import Announcement, Article, Author, Section, SiteSettings
+from promotions.models import Image, Promotion, Slot
+from promotions.uploads import check_image_upload, do_store_image
+from tests.images import image_bytes
 
 
 class UserFactory(factory.django.DjangoModelFactory[User]):
@@ -77,3 +81,48 @@ class SiteSettingsFactory(factory.django.DjangoModelFactory[SiteSettings]):
     copyright_line = "© 2023-2024 by Turtle-Media. Alle Rechte vorbehalten."
     editorial_line = "Das KI Expertenforum ist ein unabhängiges redaktionelles Angebot."
     issn = "2943-8918"
+
+
+class PromotionImageFactory(factory.django.DjangoModelFactory[Image]):
+    """An image stored the way uploads are: checked, hashed, saved once."""
+
+    class Meta:
+        model = Image
+
+    title = factory.Sequence(lambda n: f"Bild {n}")
+    width = 640
+    height = 480
+    color = factory.Sequence(lambda n: (n % 256, (n * 7) % 256, (n * 13) % 256))
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        width, height, color = kwargs.pop("width"), kwargs.pop("height"), kwargs.pop("color")
+        content = kwargs.pop("content", None) or image_bytes(width, height, color=color)
+        checked = check_image_upload(io.BytesIO(content))
+        image, _ = do_store_image(checked, image=model_class(**kwargs))
+        return image
+
+
+class PromotionFactory(factory.django.DjangoModelFactory[Promotion]):
+    class Meta:
+        model = Promotion
+
+    title = factory.Sequence(lambda n: f"Promotion {n}")
+    text = "Ein Buch über KI."
+    image = factory.SubFactory(PromotionImageFactory)
+    alt_text = "Buchcover"
+    destination_url = "https://buecher.example/ki"
+    review_status = Promotion.ReviewStatus.APPROVED
+
+
+class SlotFactory(factory.django.DjangoModelFactory[Slot]):
+    class Meta:
+        model = Slot
+        django_get_or_create = ("key",)
+
+    key = factory.Sequence(lambda n: f"slot-{n}")
+    name = factory.Sequence(lambda n: f"Slot {n}")
+    width = 300
+    height = 250
+    rendition_specs = "fill-300x250|format-webp, fill-300x250|format-jpeg"
+    fallback = Slot.Fallback.INQUIRY

@@ -6,7 +6,8 @@ from django.utils import timezone
 
 from portal.demo import load_demo
 from portal.models import SiteSettings
-from tests.factories import StaffFactory
+from promotions.models import Promotion, PromotionReview
+from tests.factories import PromotionFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -17,6 +18,7 @@ REGISTERED = sorted(admin.site._registry, key=lambda model: model._meta.label)
 def editor(client):
     load_demo(now=timezone.now(), admin_username="demo-admin")
     Group.objects.get_or_create(name="Redaktion")
+    PromotionFactory.create(title="Wartet", review_status=Promotion.ReviewStatus.PENDING)
     client.force_login(StaffFactory.create())
     return client
 
@@ -43,11 +45,15 @@ def test_change_form_loads(editor, model):
 
 @pytest.mark.parametrize(
     "model",
-    [model for model in REGISTERED if model is not SiteSettings],
+    [model for model in REGISTERED if model not in (SiteSettings, PromotionReview)],
     ids=lambda model: model._meta.label,
 )
 def test_add_form_loads(editor, model):
     assert editor.get(_url(model, "add")).status_code == 200
+
+
+def test_review_queue_has_no_add_form(editor):
+    assert editor.get(_url(PromotionReview, "add")).status_code == 403
 
 
 def test_site_settings_cannot_be_added_twice_or_deleted(editor):

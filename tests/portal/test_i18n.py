@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.factories import ArticleFactory, SiteSettingsFactory
+from tests.factories import ArticleFactory, SiteSettingsFactory, SlotFactory
 
 LOCALE = Path(__file__).resolve().parents[2] / "portal" / "locale"
 
@@ -22,6 +22,7 @@ def test_german_is_the_default(client):
 
 def test_english_renders_under_en(client):
     article = ArticleFactory.create(slug="ki-buendnis-mit-japan")
+    SlotFactory.create(key="sidebar-top")
 
     html = client.get(f"/en{article.get_absolute_url()}").content.decode()
 

@@ -6,10 +6,13 @@ from django.contrib.sites.models import Site
 from django.utils import timezone
 
 from portal.models import Article
+from promotions.models import Slot
 from tests.factories import (
     AnnouncementFactory,
     ArticleFactory,
+    PromotionFactory,
     SiteSettingsFactory,
+    SlotFactory,
     StaffFactory,
 )
 
@@ -20,6 +23,18 @@ pytestmark = pytest.mark.django_db
 def reference_article():
     SiteSettingsFactory.create()
     AnnouncementFactory.create()
+    SlotFactory.create(key="sidebar-top")
+    for key, title in (
+        ("article-end-1", "KI ist Chefsache!"),
+        ("article-end-2", "30 Minuten: ChatGPT"),
+    ):
+        SlotFactory.create(
+            key=key,
+            height=390,
+            rendition_specs="fill-150x212|format-webp, fill-150x212|format-jpeg",
+            fallback=Slot.Fallback.HOUSE,
+            house_promotion=PromotionFactory.create(title=title),
+        )
     return ArticleFactory.create(
         title="KI-Bündnis mit Japan",
         slug="ki-buendnis-mit-japan",
@@ -47,6 +62,9 @@ def test_article_page_shows_every_element_of_the_reference_page(client, referenc
         'href="/thema/eujapanpartnership/">#EUJapanPartnership</a>',
         'data-slot="sidebar-top"',
         'data-slot="article-end-1"',
+        "-Promotion-",
+        "KI ist Chefsache!",
+        "30 Minuten: ChatGPT",
         "Werbung auf diesem Portal?",
         "Mehr Infos",
         "© 2023-2024 by Turtle-Media. Alle Rechte vorbehalten.",
@@ -59,10 +77,28 @@ def test_article_page_shows_every_element_of_the_reference_page(client, referenc
         assert expected in html, expected
 
 
-def test_reserved_slots_carry_their_size(client, reference_article):
+def test_slots_carry_their_reserved_size(client, reference_article):
     html = client.get(reference_article.get_absolute_url()).content.decode()
 
     assert 'data-slot="sidebar-top" style="--slot-width: 300; --slot-height: 250;"' in html
+    assert 'data-slot="article-end-1" style="--slot-width: 300; --slot-height: 390;"' in html
+
+
+def test_book_promotions_have_srcset_and_dimensions(client, reference_article):
+    html = client.get(reference_article.get_absolute_url()).content.decode()
+
+    assert html.count('width="150" height="212"') == 2
+    assert html.count(" 2x") == 4
+    assert html.count('rel="sponsored noopener"') == 2
+
+
+def test_article_page_query_count_is_fixed(client, reference_article, django_assert_num_queries):
+    client.get(reference_article.get_absolute_url())  # renditions are made on first view
+
+    # session-less reader: article, tags, announcements, site settings (cached), slots,
+    # renditions
+    with django_assert_num_queries(5):
+        client.get(reference_article.get_absolute_url())
 
 
 def test_article_body_escapes_raw_html(client):
