@@ -134,3 +134,61 @@ def test_reserved_slots_keep_their_size_before_they_are_filled(browser, article_
     assert box is not None
 
     assert (round(box["width"]), round(box["height"])) == (300, 250)
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["with-js", "without-js"])
+def test_book_promotions_show_in_their_slots(browser, article_url, javascript):
+    context = browser.new_context(
+        java_script_enabled=javascript, viewport={"width": 1280, "height": 900}
+    )
+    page = context.new_page()
+    renditions: list[str] = []
+    page.on(
+        "response",
+        lambda r: renditions.append(r.url) if "/media/renditions/" in r.url and r.ok else None,
+    )
+    page.goto(article_url)
+
+    for key, title in (
+        ("article-end-1", "KI ist Chefsache!"),
+        ("article-end-2", "30 Minuten: ChatGPT"),
+    ):
+        slot = page.locator(f"[data-slot={key}]")
+        slot.scroll_into_view_if_needed()
+        assert slot.locator(".slot__label").inner_text() == "-Promotion-"
+        assert slot.locator(".promotion__title").inner_text() == title
+        assert slot.get_by_text("Mehr Infos").is_visible()
+        image = slot.locator("img")
+        assert image.get_attribute("srcset").count(" 2x") == 1
+        assert (image.get_attribute("width"), image.get_attribute("height")) == ("150", "212")
+    page.wait_for_load_state("networkidle")
+    assert len({url.rsplit("/", 1)[1].split("-")[0] for url in renditions}) == 2
+    context.close()
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["with-js", "without-js"])
+def test_loading_the_promotions_shifts_no_layout(browser, article_url, javascript):
+    page = browser.new_context(
+        java_script_enabled=javascript, viewport={"width": 1280, "height": 900}
+    ).new_page()
+    held = []
+    page.route("**/media/renditions/**", lambda route: held.append(route))  # held back
+    page.goto(article_url, wait_until="domcontentloaded")
+    page.locator("[data-slot=article-end-2]").scroll_into_view_if_needed()
+    page.wait_for_timeout(200)
+    watched = "[data-slot], .promotion__title, .promotion__cta, .site-footer"
+
+    def boxes():
+        return [
+            page.locator(watched).nth(i).bounding_box()
+            for i in range(page.locator(watched).count())
+        ]
+
+    before = boxes()
+    assert held, "the rendition requests should be waiting"
+    while held:
+        held.pop().continue_()
+        page.wait_for_timeout(50)
+    page.wait_for_load_state("networkidle")
+
+    assert boxes() == before
