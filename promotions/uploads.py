@@ -38,11 +38,11 @@ class CheckedImage:
 
 
 def max_bytes() -> int:
-    return int(getattr(settings, "LITFASS_IMAGE_MAX_BYTES", 15 * 1024 * 1024))
+    return int(settings.LITFASS_IMAGE_MAX_BYTES)
 
 
 def max_pixels() -> int:
-    return int(getattr(settings, "LITFASS_IMAGE_MAX_PIXELS", 40_000_000))
+    return int(settings.LITFASS_IMAGE_MAX_PIXELS)
 
 
 def check_image_upload(upload: IO[bytes], *, size: int | None = None) -> CheckedImage:

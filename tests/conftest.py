@@ -1,5 +1,9 @@
 import os
-from collections.abc import Iterator
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -35,3 +39,61 @@ def _empty_task_queue() -> Iterator[None]:
     app.control.purge()
     yield
     app.control.purge()
+
+
+@pytest.fixture
+def celery_worker(transactional_db) -> Iterator[Callable[..., None]]:
+    """A real Celery worker process, consuming from Redis and writing to the test database.
+
+    Yields ``wait_until(check, timeout=30)`` to poll for the worker's effect.
+    """
+    from django.db import connection
+
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": (
+            f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+        ),
+        "DJANGO_SETTINGS_MODULE": "portal.settings.test",
+        "LITFASS_VAR_DIR": os.environ.get("LITFASS_VAR_DIR", ""),
+    }
+    from django.conf import settings
+
+    env["LITFASS_TEST_MEDIA_ROOT"] = str(settings.MEDIA_ROOT)
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "portal",
+            "worker",
+            "--pool",
+            "solo",
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+            "--loglevel",
+            "WARNING",
+        ],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def wait_until(check: Callable[[], bool], timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not check():
+            if time.monotonic() > deadline:
+                raise AssertionError("the Celery worker did not do its work in time")
+            if worker.poll() is not None:
+                raise AssertionError(f"the Celery worker exited with {worker.returncode}")
+            time.sleep(0.2)
+
+    try:
+        yield wait_until
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)

@@ -11,3 +11,6 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Serve static files from the apps' folders, as in development: no collectstatic in tests.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# A Celery worker started by the tests writes files where the test process reads them.
+if env.str("LITFASS_TEST_MEDIA_ROOT", default=""):
+    MEDIA_ROOT = env.path("LITFASS_TEST_MEDIA_ROOT")

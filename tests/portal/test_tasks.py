@@ -1,19 +1,11 @@
-import os
-import subprocess
-import sys
-import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
-from django.db import connection
 from django.utils import timezone
 
 from portal.tasks import clear_expired_sessions
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _session(expires_in: timedelta) -> str:
@@ -50,46 +42,9 @@ def test_beat_schedules_the_session_cleanup(settings):
     assert "portal.tasks.clear_expired_sessions" in tasks
 
 
-@pytest.mark.celery_worker
-@pytest.mark.django_db(transaction=True)
-def test_real_worker_runs_the_task_from_redis():
+def test_real_worker_runs_the_task_from_redis(celery_worker):
     expired = _session(timedelta(hours=-1))
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "DJANGO_SETTINGS_MODULE": "portal.settings.test",
-    }
-    queue = f"test-{os.getpid()}"
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "portal",
-            "worker",
-            "--pool",
-            "solo",
-            "--queues",
-            queue,
-            "--without-heartbeat",
-            "--without-mingle",
-            "--without-gossip",
-            "--loglevel",
-            "WARNING",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        clear_expired_sessions.apply_async(queue=queue)
-        deadline = time.monotonic() + 30
-        while Session.objects.filter(pk=expired).exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not Session.objects.filter(pk=expired).exists()
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+
+    clear_expired_sessions.delay()
+
+    celery_worker(lambda: not Session.objects.filter(pk=expired).exists())

@@ -54,3 +54,11 @@ def test_regenerate_command_fills_every_missing_rendition(capsys):
 
     assert Rendition.objects.count() == 6
     assert "3 images × 2 specs ready." in capsys.readouterr().out
+
+
+def test_uploading_an_image_has_a_worker_make_its_renditions(celery_worker):
+    SlotFactory.create(rendition_specs="fill-100x80|format-webp")
+
+    image = PromotionImageFactory.create(width=400, height=300)
+
+    celery_worker(lambda: Rendition.objects.filter(image=image).count() == 2)
