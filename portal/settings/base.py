@@ -139,9 +139,6 @@ TAGGIT_CASE_INSENSITIVE = True
 # Uploaded images: larger files or more pixels are refused before they are decoded.
 LITFASS_IMAGE_MAX_BYTES = env.int("LITFASS_IMAGE_MAX_BYTES", default=15 * 1024 * 1024)
 LITFASS_IMAGE_MAX_PIXELS = env.int("LITFASS_IMAGE_MAX_PIXELS", default=40_000_000)
-# Django itself refuses request bodies beyond this; uploads get a little headroom.
-DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
-FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # The consent cookie is first-party and holds only the reader's choice. Bump the revision
 # whenever the categories or their purposes change: every reader is asked again.
