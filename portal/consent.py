@@ -10,6 +10,7 @@ learn the choice without asking the server.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -41,6 +42,7 @@ CATEGORIES: tuple[tuple[str, Promise, Promise], ...] = (
     ),
 )
 OPTIONAL_CATEGORIES = frozenset({STATISTICS, MARKETING})
+_REVISION = re.compile(r"[0-9]{1,6}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +90,12 @@ def parse_cookie(value: str | None) -> Consent:
     if not value:
         return undecided()
     revision_text, sep, granted_text = value.partition(":")
-    if not sep or not revision_text.isdigit() or int(revision_text) != current_revision():
+    # ASCII digits only: str.isdigit() accepts "²", which int() then refuses.
+    if (
+        not sep
+        or not _REVISION.fullmatch(revision_text)
+        or int(revision_text) != current_revision()
+    ):
         return undecided()
     granted = {part for part in granted_text.split(".") if part}
     if not granted <= OPTIONAL_CATEGORIES:

@@ -261,5 +261,5 @@ class SlotAdmin(admin.ModelAdmin[Slot]):
 
     def save_model(self, request: HttpRequest, obj: Slot, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        if "rendition_specs" in form.changed_data:
+        if not change or "rendition_specs" in form.changed_data:
             transaction.on_commit(lambda: pregenerate_slot_renditions.delay(obj.pk))

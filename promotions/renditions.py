@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from django.core.files.base import ContentFile
+from django.core.files.storage import Storage
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from PIL import Image as PILImage
@@ -111,7 +112,7 @@ def render(
             needed = max(target_w / (right - left), target_h / (bottom - top))
         else:
             needed = max(target_w / width, target_h / height)
-        if opened.format == "JPEG" and needed < 1:
+        if opened.format in ("JPEG", "MPO") and needed < 1:
             # Decode at the smallest DCT scale (1/2, 1/4, 1/8) that leaves enough pixels.
             raw_w, raw_h = opened.size
             mode = "RGB" if opened.mode in ("RGB", "YCbCr") else opened.mode
@@ -133,6 +134,10 @@ def render(
     save_options: dict[str, object] = {"quality": spec.effective_quality}
     if spec.format == "jpeg":
         save_options["progressive"] = True
+    elif spec.format == "avif":
+        # Speed 8 encodes a slot-sized AVIF about twice as fast as the default 6, for
+        # files some 20 % larger; at these sizes the time matters more.
+        save_options["speed"] = 8
     elif spec.format == "png":
         save_options = {"compress_level": 6}
     resized.save(output, PIL_FORMATS[spec.format], **save_options)
@@ -160,6 +165,13 @@ def _generation_lock(image: Image, spec_key: str, focal_key: str) -> Iterator[No
             # serialises generators there, and the unique constraint catches the rest.
             Image.objects.filter(pk=image.pk).update(title=F("title"))
         yield
+
+
+def _same_content(storage: Storage, name: str, content: bytes) -> bool:
+    if storage.size(name) != len(content):
+        return False
+    with storage.open(name, "rb") as existing:
+        return bool(existing.read() == content)
 
 
 def get_rendition(image: Image, spec: RenditionSpec) -> Rendition:
@@ -196,11 +208,14 @@ def get_rendition(image: Image, spec: RenditionSpec) -> Rendition:
             height=rendered.height,
         )
         storage = rendition.file.storage
-        if storage.exists(name):
+        if storage.exists(name) and _same_content(storage, name, rendered.content):
             # Same image, spec and bytes: a file left by a generator that died before
             # its row was written. Identical content, so it is reused, not overwritten.
             rendition.file.name = name
         else:
+            if storage.exists(name):
+                # A generator killed mid-write left a partial file under the final name.
+                storage.delete(name)
             rendition.file.save(name, ContentFile(rendered.content), save=False)
         try:
             with transaction.atomic():

@@ -29,8 +29,8 @@ EXTENSIONS: dict[ImageFormat, str] = {"jpeg": "jpg", "png": "png", "webp": "webp
 DEFAULT_QUALITY: dict[ImageFormat, int] = {"jpeg": 82, "png": 100, "webp": 80, "avif": 60}
 MAX_DIMENSION = 4000
 
-_BOX = re.compile(r"^(fill|max)-(\d{1,5})x(\d{1,5})$")
-_SIDE = re.compile(r"^(width|height)-(\d{1,5})$")
+_BOX = re.compile(r"^(fill|max)-([0-9]{1,5})x([0-9]{1,5})$")
+_SIDE = re.compile(r"^(width|height)-([0-9]{1,5})$")
 
 
 class InvalidSpec(ValueError):
@@ -134,7 +134,8 @@ def parse_spec(spec: str) -> RenditionSpec:
             continue
         elif part.startswith("quality-"):
             digits = part.removeprefix("quality-")
-            if not digits.isdigit() or not 1 <= int(digits) <= 100 or quality is not None:
+            valid = re.fullmatch(r"[0-9]{1,3}", digits) and 1 <= int(digits) <= 100
+            if not valid or quality is not None:
                 raise InvalidSpec(
                     _("„%(spec)s“: Qualität ist eine Zahl von 1 bis 100.") % {"spec": spec}
                 )
@@ -163,7 +164,8 @@ def parse_spec(spec: str) -> RenditionSpec:
 
 
 def parse_spec_list(text: str) -> list[RenditionSpec]:
-    """Parse a slot's comma- or line-separated spec list; the first is the primary one."""
+    """Parse a slot's comma- or line-separated spec list; the last is the one every browser
+    gets, the others are ``<source>`` alternatives."""
     items = [item.strip() for item in re.split(r"[,\n]", text) if item.strip()]
     if not items:
         raise InvalidSpec(_("Mindestens eine Angabe, z. B. fill-300x250|format-jpeg."))

@@ -18,7 +18,15 @@ from PIL import Image as PILImage
 from .models import Image
 from .tasks import pregenerate_renditions
 
-ALLOWED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "AVIF": "avif"}
+# MPO is how Pillow names a JPEG with a second picture (phone HDR gain maps): still a JPEG.
+ALLOWED_FORMATS = {
+    "JPEG": "jpg",
+    "MPO": "jpg",
+    "PNG": "png",
+    "WEBP": "webp",
+    "GIF": "gif",
+    "AVIF": "avif",
+}
 # Markup or code inside an "image" is a polyglot meant for a browser that sniffs it; no
 # real photo needs it. Markers are long enough not to occur by chance in pixel data.
 _MARKUP_MARKERS = (b"<script", b"<html", b"<svg", b"<?php", b"<iframe", b"<!doctype", b"<?xml")

@@ -10,7 +10,11 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 def rendition_file(request: HttpRequest, path: str) -> FileResponse:
     """Serve a rendition. Names carry a content hash and are never reused, so browsers
     and proxies may keep them forever."""
-    rendition = Rendition.objects.filter(file=f"renditions/{path}").first()
+    image_id, _, _ = path.partition("/")
+    if not image_id.isascii() or not image_id.isdigit():
+        raise Http404
+    # Filter on the indexed image first: the table holds images x specs x densities.
+    rendition = Rendition.objects.filter(image_id=int(image_id), file=f"renditions/{path}").first()
     if rendition is None:
         raise Http404
     try:

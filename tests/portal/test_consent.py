@@ -23,7 +23,9 @@ def test_cookie_of_the_current_revision_is_read(value, statistics, marketing):
     assert (read.statistics, read.marketing) == (statistics, marketing)
 
 
-@pytest.mark.parametrize("value", ["0:statistics", "2:", "kaputt", "1:statistics.spionage", ":"])
+@pytest.mark.parametrize(
+    "value", ["0:statistics", "2:", "kaputt", "1:statistics.spionage", ":", "²:", "9" * 5000 + ":"]
+)
 def test_outdated_or_malformed_cookie_asks_again(value):
     assert not consent.parse_cookie(value).decided
 

@@ -231,3 +231,21 @@ def test_concurrent_requests_generate_a_rendition_once(settings):
     assert Rendition.objects.filter(image=image).count() == 1
     files = list((settings.MEDIA_ROOT / "renditions" / str(image.pk)).iterdir())
     assert len(files) == 1
+
+
+@pytest.mark.django_db
+def test_partial_file_left_by_a_killed_generator_is_replaced():
+    image = PromotionImageFactory.create()
+    spec = parse_spec("fill-60x40|format-png")
+    rendition = get_rendition(image, spec)
+    name, content = rendition.file.name, rendition.file.read()
+    rendition.file.close()
+    rendition.delete()
+    with rendition.file.storage.open(name, "wb") as partial:
+        partial.write(content[: len(content) // 2])
+
+    again = get_rendition(image, spec)
+
+    assert again.file.name == name
+    with again.file.storage.open(name, "rb") as stored:
+        assert stored.read() == content

@@ -33,6 +33,8 @@ def test_specs_parse_into_their_canonical_form(text, canonical):
         ("fill-300x250|quality-0", "Qualität"),
         ("fill-300x250|quality-101", "Qualität"),
         ("fill-300x250|quality-abc", "Qualität"),
+        ("fill-300x250|quality-²", "Qualität"),
+        ("fill-\u0663\u0660\u0660x250", "unbekannte Angabe"),  # Arabic-Indic digits
     ],
 )
 def test_invalid_specs_say_why(text, reason):

@@ -106,3 +106,13 @@ def test_stored_image_is_named_by_its_hash():
 
     assert image.file.name == f"images/{image.content_hash[:2]}/{image.content_hash}.jpg"
     assert (image.width, image.height, image.format) == (50, 50, "JPEG")
+
+
+def test_phone_jpeg_with_a_second_picture_is_accepted():
+    frames = [PILImage.new("RGB", (64, 48), colour) for colour in ("red", "blue")]
+    out = io.BytesIO()
+    frames[0].save(out, "MPO", save_all=True, append_images=frames[1:])
+
+    checked = _check(out.getvalue())
+
+    assert (checked.format, checked.extension) == ("MPO", "jpg")
