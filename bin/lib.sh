@@ -17,7 +17,7 @@ apt_install() {
     APT_UPDATED=1
   fi
   say "apt-get install $*"
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
 find_python() {
@@ -38,12 +38,14 @@ find_python() {
 ensure_venv() {
   local name=$1 python stamp wanted
   python=$(find_python)
-  if [ ! -x "$VENV/bin/python" ]; then
+  # A venv left half-built (no pip) by an interrupted run is made anew.
+  if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
     say "creating virtualenv in .venv"
-    if ! "$python" -m venv "$VENV" 2>/dev/null; then
+    if ! "$python" -m venv --clear "$VENV" 2>/dev/null; then
       apt_install python3-venv
-      "$python" -m venv "$VENV"
+      "$python" -m venv --clear "$VENV"
     fi
+    rm -f "$VENV"/.requirements-*
   fi
   stamp="$VENV/.requirements-$name"
   wanted=$(cat "$ROOT"/requirements/*.txt | sha256sum | cut -d' ' -f1)

@@ -33,6 +33,7 @@ def _prod_env(**extra: str) -> dict[str, str]:
         DJANGO_ALLOWED_HOSTS="kiexpertenforum.example",
         DATABASE_URL=os.environ["DATABASE_URL"],
         REDIS_URL=os.environ["REDIS_URL"],
+        REDIS_CACHE_URL=os.environ["REDIS_CACHE_URL"],
         **extra,
     )
 
@@ -83,6 +84,7 @@ def test_urls_switch_to_postgresql_and_redis(tmp_path):
         DJANGO_SETTINGS_MODULE="portal.settings.dev",
         DATABASE_URL="postgres://u:p@db.internal:5432/litfass",
         REDIS_URL="redis://cache.internal:6379/0",
+        REDIS_CACHE_URL="redis://cache.internal:6379/1",
     )
 
     result = _run(["-c", PRINT_SETTINGS], env)
@@ -103,3 +105,13 @@ def test_production_collects_static_files_for_whitenoise(tmp_path):
     manifest = (tmp_path / "static" / "staticfiles.json").read_text()
     assert "portal/css/portal.css" in manifest
     assert list((tmp_path / "static" / "portal" / "css").glob("portal.*.css.gz"))
+
+
+def test_cache_and_broker_must_not_share_a_redis_database():
+    env = _prod_env()
+    env["REDIS_CACHE_URL"] = env["REDIS_URL"]
+
+    result = _run(["manage.py", "check"], env)
+
+    assert result.returncode != 0
+    assert "REDIS_CACHE_URL must name another database" in result.stderr

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import django_stubs_ext
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 # Lets generic classes such as ModelAdmin[Article] be subscripted at run time.
@@ -84,9 +85,19 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL: str | None = env.str("REDIS_URL", default=None)
+# The cache gets its own Redis database: clearing or evicting it must never touch the
+# Celery queue (or, later, the event store) that lives in REDIS_URL's database.
+REDIS_CACHE_URL: str | None = env.str("REDIS_CACHE_URL", default=None)
 if REDIS_URL:
+    if not REDIS_CACHE_URL:
+        raise ImproperlyConfigured("REDIS_CACHE_URL must be set with REDIS_URL (another db).")
+    if REDIS_CACHE_URL == REDIS_URL:
+        raise ImproperlyConfigured("REDIS_CACHE_URL must name another database than REDIS_URL.")
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_CACHE_URL,
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
