@@ -1,6 +1,8 @@
 """Test images, made in memory with Pillow."""
 
 import io
+import struct
+import zlib
 
 from PIL import Image
 
@@ -26,19 +28,17 @@ def upload(content: bytes, name: str = "bild.jpg"):
     return SimpleUploadedFile(name, content)
 
 
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return (
+        struct.pack(">I", len(data))
+        + kind
+        + data
+        + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
+
+
 def png_bomb(width: int = 50_000, height: int = 50_000) -> bytes:
     """A valid 1-bit greyscale PNG of width x height, compressed to a few hundred KB."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + kind
-            + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-        )
-
     header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
     compressor = zlib.compressobj(9)
     row = b"\x00" * (1 + (width + 7) // 8)
@@ -46,24 +46,13 @@ def png_bomb(width: int = 50_000, height: int = 50_000) -> bytes:
     parts.append(compressor.flush())
     return (
         b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", b"".join(parts))
-        + chunk(b"IEND", b"")
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", b"".join(parts))
+        + _png_chunk(b"IEND", b"")
     )
 
 
 def png_with_size(width: int, height: int) -> bytes:
     """A PNG whose header claims the given size (also 0), with no pixel data."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + kind
-            + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-        )
-
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IEND", b"")
