@@ -130,6 +130,8 @@ def render(
             box=box,
             reducing_gap=REDUCING_GAP,
         )
+    # Pixels are sRGB now; no profile, EXIF or text of the original goes out with them.
+    resized.info = {}
     output = io.BytesIO()
     save_options: dict[str, object] = {"quality": spec.effective_quality}
     if spec.format == "jpeg":

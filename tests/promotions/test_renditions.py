@@ -123,12 +123,21 @@ def test_cmyk_is_converted_to_rgb():
     assert blue < 60
 
 
-def test_embedded_colour_profile_is_converted_and_dropped():
+def test_embedded_colour_profile_is_converted_and_dropped(monkeypatch):
+    conversions = []
+    original = ImageCms.profileToProfile
+
+    def spy(image, source, target, **options):
+        conversions.append(ImageCms.getProfileDescription(source))
+        return original(image, source, target, **options)
+
+    monkeypatch.setattr(ImageCms, "profileToProfile", spy)
     profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     content = image_bytes(60, 60, color=(10, 120, 200), icc_profile=profile)
 
-    result = _render(content, "fill-20x20|format-jpeg")
+    result = _render(content, "fill-20x20|format-png")
 
+    assert len(conversions) == 1
     assert result.info.get("icc_profile") is None
     assert all(abs(a - b) < 12 for a, b in zip(_pixel(result), (10, 120, 200), strict=True))
 
