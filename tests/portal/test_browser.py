@@ -127,7 +127,7 @@ def test_page_fits_a_phone_without_sideways_scrolling(browser, article_url):
     assert page.locator("h1").is_visible()
 
 
-def test_reserved_slots_keep_their_size_before_they_are_filled(browser, article_url):
+def test_slot_showing_its_fallback_keeps_its_reserved_size(browser, article_url):
     page = _open(browser, article_url, viewport={"width": 1280, "height": 900})
 
     box = page.locator("[data-slot=sidebar-top]").bounding_box()

@@ -116,3 +116,13 @@ def test_phone_jpeg_with_a_second_picture_is_accepted():
     checked = _check(out.getvalue())
 
     assert (checked.format, checked.extension) == ("MPO", "jpg")
+
+
+def test_file_over_the_byte_limit_is_refused_without_a_declared_size(settings):
+    settings.LITFASS_IMAGE_MAX_BYTES = 10_000
+    content = image_bytes(800, 800, quality=100)
+
+    with pytest.raises(ValidationError) as excinfo:
+        check_image_upload(io.BytesIO(content))
+
+    assert excinfo.value.code == "too_large"
