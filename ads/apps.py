@@ -7,3 +7,6 @@ class AdsConfig(AppConfig):
 
     name = "ads"
     verbose_name = _("Anzeigen")
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401  (connects the receivers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import secrets
 from dataclasses import dataclass
+from typing import Any
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,6 +17,9 @@ from django.db import transaction
 from PIL import Image as PILImage
 from PIL import ImageDraw, ImageFont
 
+from ads.campaigns import scheduled_status
+from ads.models import Advertiser, Campaign, CampaignPromotion
+from ads.rotation import rotate
 from promotions.models import Image, Promotion, Slot
 from promotions.uploads import check_image_upload, do_store_image
 
@@ -133,7 +137,132 @@ def book_cover(
     return out.getvalue()
 
 
-def _load_books() -> None:
+@dataclass(frozen=True)
+class DemoCampaign:
+    advertiser: str
+    name: str
+    title: str
+    text: str
+    destination_url: str
+    lines: tuple[str, str]
+    colours: tuple[tuple[int, int, int], tuple[int, int, int]]
+    category: str
+
+
+PAID = [
+    DemoCampaign(
+        advertiser="Nordlicht Cloud GmbH",
+        name="Nordlicht: KI-Rechenzentrum Herbst",
+        title="Souveräne KI-Cloud aus Europa",
+        text="GPU-Kapazität in deutschen Rechenzentren, DSGVO-konform.",
+        destination_url="https://nordlicht-cloud.example/ki",
+        lines=("Nordlicht", "KI-Cloud"),
+        colours=((8, 40, 60), (120, 230, 200)),
+        category="cloud",
+    ),
+    DemoCampaign(
+        advertiser="Akademie für Datenkompetenz e. V.",
+        name="Akademie: Zertifikatskurs KI-Recht",
+        title="Zertifikatskurs KI-Verordnung",
+        text="In sechs Wochen fit für den AI Act. Berufsbegleitend und online.",
+        destination_url="https://datenkompetenz.example/ai-act",
+        lines=("KI-Recht", "kompakt"),
+        colours=((250, 244, 230), (120, 20, 60)),
+        category="weiterbildung",
+    ),
+]
+
+
+def _picture(
+    size: tuple[int, int], lines: tuple[str, str], colours: tuple[tuple[int, int, int], ...]
+) -> Image:
+    background, ink = colours
+    picture = PILImage.new("RGB", size, background)
+    draw = ImageDraw.Draw(picture)
+    font = ImageFont.load_default(size=size[0] // 8)
+    draw.text((size[0] // 12, size[1] // 4), lines[0], font=font, fill=ink)
+    draw.text((size[0] // 12, size[1] // 4 + size[0] // 6), lines[1], font=font, fill=ink)
+    out = io.BytesIO()
+    picture.save(out, "JPEG", quality=90)
+    checked = check_image_upload(io.BytesIO(out.getvalue()))
+    image, _ = do_store_image(checked, image=Image(title=" ".join(lines)))
+    return image
+
+
+def _campaign(
+    advertiser: Advertiser,
+    name: str,
+    *,
+    now: datetime,
+    promotions: list[Promotion],
+    **fields: Any,
+) -> Campaign:
+    slots = fields.pop("slots")
+    campaign, created = Campaign.objects.update_or_create(
+        advertiser=advertiser, name=name, defaults=fields
+    )
+    campaign.slots.set(Slot.objects.filter(key__in=slots))
+    for promotion in promotions:
+        CampaignPromotion.objects.update_or_create(
+            promotion=promotion, defaults={"campaign": campaign}
+        )
+    if created or campaign.status == Campaign.Status.DRAFT:
+        campaign.status = scheduled_status(campaign, now)
+        campaign.save(update_fields=["status"])
+    return campaign
+
+
+def _load_campaigns(books: list[Promotion], *, now: datetime) -> None:
+    """Two paid campaigns that share the top sidebar slot (the lottery rotates them) and
+    the house campaign with both books after the article."""
+    publisher, _ = Advertiser.objects.update_or_create(
+        is_publisher=True, defaults={"name": "Turtle-Media"}
+    )
+    _campaign(
+        publisher,
+        "Buchempfehlungen der Redaktion",
+        now=now,
+        promotions=books,
+        kind=Campaign.Kind.HOUSE,
+        starts_at=now - timedelta(days=1),
+        ends_at=None,
+        pacing=Campaign.Pacing.ASAP,
+        slots=["article-end-1", "article-end-2"],
+    )
+    for paid in PAID:
+        advertiser, _ = Advertiser.objects.update_or_create(
+            name=paid.advertiser, defaults={"contact_email": "werbung@example.org"}
+        )
+        promotion, _ = Promotion.objects.update_or_create(
+            title=paid.title,
+            defaults={
+                "text": paid.text,
+                "image": _picture((600, 500), paid.lines, paid.colours),
+                "alt_text": paid.title,
+                "call_to_action": "Mehr Infos",
+                "destination_url": paid.destination_url,
+                "review_status": Promotion.ReviewStatus.APPROVED,
+            },
+        )
+        _campaign(
+            advertiser,
+            paid.name,
+            now=now,
+            promotions=[promotion],
+            kind=Campaign.Kind.STANDARD,
+            starts_at=now - timedelta(days=1),
+            ends_at=now + timedelta(days=30),
+            goal_impressions=100_000,
+            pacing=Campaign.Pacing.EVEN,
+            competitive_category=paid.category,
+            languages=["de", "en"],
+            slots=["sidebar-top"],
+        )
+    rotate(now=now)
+
+
+def _load_books() -> list[Promotion]:
+    books = []
     for book in BOOKS:
         cover = book_cover(*book.cover_lines, *book.cover_colours)
         checked = check_image_upload(io.BytesIO(cover))
@@ -149,6 +278,7 @@ def _load_books() -> None:
                 "review_status": Promotion.ReviewStatus.APPROVED,
             },
         )
+        books.append(promotion)
         Slot.objects.update_or_create(
             key=book.slot,
             defaults={
@@ -173,6 +303,7 @@ def _load_books() -> None:
             "above_the_fold": True,
         },
     )
+    return books
 
 
 @dataclass(frozen=True)
@@ -250,7 +381,7 @@ def load_demo(*, now: datetime, admin_username: str = "admin") -> DemoResult:
         )
         page.sites.set([site])
 
-    _load_books()
+    _load_campaigns(_load_books(), now=now)
 
     password = secrets.token_urlsafe(12)
     admin, _ = get_user_model().objects.get_or_create(username=admin_username)

@@ -1,3 +1,5 @@
+import random
+
 from django.contrib.flatpages.views import flatpage
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -5,17 +7,21 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import get_language
 from django.views.decorators.http import require_http_methods
 from taggit.models import Tag
 
-from promotions.models import Slot
+from ads.decision import PageContext, berlin_day, decide, record_served
+from ads.devices import device_class
+from ads.visitors import visitor_key_for
 
 from . import consent
 from .forms import ConsentForm
 from .models import Article
 
 ARTICLES_PER_PAGE = 10
-ARTICLE_SLOTS = ["sidebar-top", "article-end-1", "article-end-2"]
+ARTICLE_SLOTS = ("sidebar-top", "article-end-1", "article-end-2")
+_lottery = random.Random()  # noqa: S311  (a lottery among campaigns, not a secret)
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -26,18 +32,32 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
     article = get_object_or_404(Article.objects.with_relations(), slug=slug)
-    is_preview = not article.is_visible(timezone.now())
+    now = timezone.now()
+    is_preview = not article.is_visible(now)
     # Drafts and scheduled articles are visible to editors only, as a preview.
     if is_preview and not request.user.is_staff:
         return render(request, "404.html", status=404)
+    chosen: consent.Consent = request.consent  # type: ignore[attr-defined]
+    consented = chosen.statistics or chosen.marketing
+    page = PageContext(
+        slot_keys=ARTICLE_SLOTS,
+        article_id=article.pk,
+        tags=frozenset(tag.slug for tag in article.tags.all()),
+        section=article.section.slug if article.section else "",
+        language=get_language(),
+        device=device_class(request.headers.get("User-Agent", "")),
+        consent=consented,
+        visitor_key=visitor_key_for(request, consented=consented, day=berlin_day(now)),
+        preview=is_preview,
+    )
+    decision = decide(page, now=now, rng=_lottery, skip_unknown=True)
+    # Editors looking at the site are not an audience: nothing they see is counted.
+    if not request.user.is_staff:
+        record_served(decision, now=now)
     return render(
         request,
         "portal/article_detail.html",
-        {
-            "article": article,
-            "is_preview": is_preview,
-            "slots": Slot.objects.for_page(ARTICLE_SLOTS),
-        },
+        {"article": article, "is_preview": is_preview, "decision": decision},
     )
 
 

@@ -157,6 +157,15 @@ class Slot(models.Model):
         help_text=_("Bilder oben auf der Seite laden sofort, alle anderen erst beim Scrollen."),
     )
 
+    allows_repeats = models.BooleanField(
+        _("Wiederholungen erlaubt"),
+        default=False,
+        help_text=_(
+            "Darf hier eine Promotion oder ein Auftraggeber erscheinen, der schon an anderer "
+            "Stelle der Seite zu sehen ist?"
+        ),
+    )
+
     objects = SlotQuerySet.as_manager()
 
     class Meta:

@@ -31,6 +31,25 @@ def _empty_cache() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_decisions() -> Iterator[None]:
+    # Test transactions roll back without committing, so the on-commit version bumps
+    # never fire: every test starts with no snapshot and no live counters.
+    from ads.counters import PREFIX, redis_client
+    from ads.decision import engine
+
+    def reset() -> None:
+        engine.forget()
+        client = redis_client()
+        keys = list(client.scan_iter(f"{PREFIX}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+
+    reset()
+    yield
+    reset()
+
+
+@pytest.fixture(autouse=True)
 def _media_in_tmp(settings, tmp_path) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
 

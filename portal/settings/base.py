@@ -119,6 +119,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "portal.tasks.clear_expired_sessions",
         "schedule": 60 * 60 * 24,
     },
+    "ads.rotate_campaigns": {
+        "task": "ads.tasks.rotate_campaigns",
+        "schedule": 60,
+        # A rotation missed by a busy worker is replaced by the next one, not queued up.
+        "options": {"expires": 55},
+    },
 }
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -3,7 +3,7 @@ from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
 
-from promotions.rendering import render_slot
+from ads.slots import slot_html
 
 register = template.Library()
 
@@ -20,9 +20,9 @@ def markdown(text: str) -> SafeString:
 
 @register.simple_tag(takes_context=True)
 def slot(context: template.Context, key: str) -> str:
-    """Render the page's slot ``key`` (loaded by the view into ``slots``); nothing if the
-    editors have not set it up."""
-    page_slot = (context.get("slots") or {}).get(key)
-    if page_slot is None:
+    """Render the page's slot ``key`` as the view's ``decision`` filled it; nothing if the
+    editors have not set the slot up."""
+    decision = context.get("decision")
+    if decision is None or key not in decision.slots:
         return ""
-    return render_slot(page_slot, None, inquiry_url=reverse("portal:advertise"))
+    return mark_safe(slot_html(decision, key, inquiry_url=reverse("portal:advertise")))  # noqa: S308

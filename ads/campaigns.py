@@ -1,0 +1,80 @@
+"""What editors and advertisers do to campaigns: launch, pause, resume, end, duplicate.
+
+Status is never set by hand: these functions and the rotation task keep it true.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from .models import Campaign, CampaignPromotion
+
+
+class CampaignStateError(ValueError):
+    """The campaign is not in a status that allows this."""
+
+
+def scheduled_status(campaign: Campaign, now: dt.datetime) -> str:
+    """The status a running (not paused) campaign has at ``now`` by its dates alone."""
+    if campaign.ends_at is not None and now >= campaign.ends_at:
+        return Campaign.Status.COMPLETED
+    if now < campaign.starts_at:
+        return Campaign.Status.SCHEDULED
+    return Campaign.Status.LIVE
+
+
+def _set_status(campaign: Campaign, status: str, pause_reason: str = "") -> Campaign:
+    campaign.status = status
+    campaign.pause_reason = pause_reason
+    campaign.save(update_fields=["status", "pause_reason", "updated_at"])
+    return campaign
+
+
+def do_launch(campaign: Campaign, *, now: dt.datetime) -> Campaign:
+    """Take a draft live (or scheduled, if it starts later)."""
+    if campaign.status != Campaign.Status.DRAFT:
+        raise CampaignStateError(_("Nur Entwürfe können gestartet werden."))
+    if not campaign.campaign_promotions.exists():
+        raise CampaignStateError(_("Die Kampagne hat noch keine Promotion."))
+    return _set_status(campaign, scheduled_status(campaign, now))
+
+
+def do_pause(campaign: Campaign, *, now: dt.datetime) -> Campaign:
+    if campaign.status not in (Campaign.Status.SCHEDULED, Campaign.Status.LIVE):
+        raise CampaignStateError(_("Nur geplante oder laufende Kampagnen können pausieren."))
+    return _set_status(campaign, Campaign.Status.PAUSED, Campaign.PauseReason.MANUAL)
+
+
+def do_resume(campaign: Campaign, *, now: dt.datetime) -> Campaign:
+    if campaign.status != Campaign.Status.PAUSED:
+        raise CampaignStateError(_("Nur pausierte Kampagnen können fortgesetzt werden."))
+    return _set_status(campaign, scheduled_status(campaign, now))
+
+
+def do_end(campaign: Campaign, *, now: dt.datetime) -> Campaign:
+    if campaign.status == Campaign.Status.COMPLETED:
+        raise CampaignStateError(_("Die Kampagne ist schon beendet."))
+    return _set_status(campaign, Campaign.Status.COMPLETED)
+
+
+@transaction.atomic
+def do_duplicate(campaign: Campaign, *, now: dt.datetime) -> Campaign:
+    """A draft copy with the same targeting and slots; promotions are not copied, since
+    each promotion belongs to one campaign."""
+    slots = list(campaign.slots.all())
+    copy = Campaign.objects.get(pk=campaign.pk)
+    copy.pk = None
+    copy.name = _("Kopie von %(name)s") % {"name": campaign.name}
+    copy.status = Campaign.Status.DRAFT
+    copy.pause_reason = ""
+    copy.pacing_daily_target = None
+    copy.save()
+    copy.slots.set(slots)
+    return copy
+
+
+def promotions_of(campaign: Campaign) -> list[CampaignPromotion]:
+    return list(campaign.campaign_promotions.select_related("promotion"))

@@ -1,0 +1,630 @@
+"""The decision: which promotion fills each slot of one page view.
+
+One call fills all slots of a page, so a page never shows a creative or an advertiser
+twice, nor two campaigns of one competitive category. Priority tiers (sponsorship >
+standard > house) decide first; within a tier a weighted lottery, the weight scaled by
+even pacing; the slot's own fallback fills what is left.
+
+The hot path reads an immutable in-process snapshot of the deliverable campaigns and
+one ``MGET`` of live counters (which also carries the snapshot version): no SQL after
+warm-up. The snapshot is rebuilt when the version in the counter store changes; every
+relevant save and the rotation task bump it. Clock and random generator are parameters,
+so tests are deterministic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import threading
+import zoneinfo
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+from django.db.models import Prefetch, prefetch_related_objects
+from django.utils.translation import gettext_lazy as _
+
+from promotions.models import Promotion, Rendition, Slot
+
+from . import counters as keys
+from .counters import Counters, get_counters
+from .models import Campaign, CampaignPromotion
+
+BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
+# Even pacing never silences a campaign completely nor lets one drown the others.
+MIN_PACE, MAX_PACE = 0.05, 20.0
+
+
+class Reason(StrEnum):
+    CHOSEN = "chosen"
+    LOST_LOTTERY = "lost_lottery"
+    OUTRANKED = "outranked"
+    NOT_STARTED = "not_started"
+    ENDED = "ended"
+    TAG_NOT_TARGETED = "tag_not_targeted"
+    TAG_EXCLUDED = "tag_excluded"
+    SECTION_NOT_TARGETED = "section_not_targeted"
+    SECTION_EXCLUDED = "section_excluded"
+    LANGUAGE = "language"
+    DEVICE = "device"
+    WEEKDAY = "weekday"
+    HOUR = "hour"
+    DAILY_CAP = "daily_cap"
+    GOAL_REACHED = "goal_reached"
+    PACED = "paced"
+    FREQUENCY_CAP = "frequency_cap"
+    ONCE_PER_PAGE = "once_per_page"
+    ADVERTISER_ON_PAGE = "advertiser_on_page"
+    CATEGORY_ON_PAGE = "category_on_page"
+    NO_PROMOTION = "no_promotion"
+    NOT_DELIVERABLE = "not_deliverable"
+    NOT_IN_SLOT = "not_in_slot"
+
+
+REASON_LABELS = {
+    Reason.CHOSEN: _("Ausgewählt"),
+    Reason.LOST_LOTTERY: _("In der Verlosung der Stufe nicht gezogen"),
+    Reason.OUTRANKED: _("Eine höhere Stufe hat den Slot gefüllt"),
+    Reason.NOT_STARTED: _("Hat noch nicht begonnen"),
+    Reason.ENDED: _("Ist schon zu Ende"),
+    Reason.TAG_NOT_TARGETED: _("Keiner der gebuchten Hashtags auf der Seite"),
+    Reason.TAG_EXCLUDED: _("Ein ausgeschlossener Hashtag steht auf der Seite"),
+    Reason.SECTION_NOT_TARGETED: _("Rubrik nicht gebucht"),
+    Reason.SECTION_EXCLUDED: _("Rubrik ausgeschlossen"),
+    Reason.LANGUAGE: _("Sprache nicht gebucht"),
+    Reason.DEVICE: _("Gerät nicht gebucht"),
+    Reason.WEEKDAY: _("Wochentag nicht gebucht"),
+    Reason.HOUR: _("Uhrzeit nicht gebucht"),
+    Reason.DAILY_CAP: _("Tageslimit erreicht"),
+    Reason.GOAL_REACHED: _("Ziel erreicht"),
+    Reason.PACED: _("Tagesziel der gleichmäßigen Auslieferung erreicht"),
+    Reason.FREQUENCY_CAP: _("Kontaktlimit für diesen Leser erreicht"),
+    Reason.ONCE_PER_PAGE: _("Ohne Einwilligung höchstens einmal pro Seite"),
+    Reason.ADVERTISER_ON_PAGE: _("Werbekunde schon auf der Seite"),
+    Reason.CATEGORY_ON_PAGE: _("Wettbewerber derselben Kategorie schon auf der Seite"),
+    Reason.NO_PROMOTION: _("Keine freigegebene Promotion frei"),
+    Reason.NOT_DELIVERABLE: _("Status: wird nicht ausgeliefert"),
+    Reason.NOT_IN_SLOT: _("Für diesen Slot nicht gebucht"),
+}
+
+
+class UnknownSlots(LookupError):
+    """The page asked for slots that do not exist."""
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        super().__init__(", ".join(keys))
+        self.keys = tuple(keys)
+
+
+@dataclass(frozen=True, slots=True)
+class PageContext:
+    """What the decision knows about one page view."""
+
+    slot_keys: tuple[str, ...]
+    article_id: int | None = None
+    tags: frozenset[str] = frozenset()
+    section: str = ""
+    language: str = "de"
+    device: str = "desktop"
+    consent: bool = False
+    visitor_key: str | None = None
+    preview: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Creative:
+    promotion: Promotion
+    weight: int
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignEntry:
+    """A deliverable campaign as the engine sees it; built once per snapshot."""
+
+    id: int
+    name: str
+    advertiser_id: int
+    is_house: bool
+    tier: int
+    starts_at: dt.datetime
+    ends_at: dt.datetime | None
+    goal_impressions: int | None
+    goal_clicks: int | None
+    daily_cap: int | None
+    daily_target: int | None
+    frequency_cap: int | None
+    include_tags: frozenset[str]
+    exclude_tags: frozenset[str]
+    include_sections: frozenset[str]
+    exclude_sections: frozenset[str]
+    languages: frozenset[str]
+    devices: frozenset[str]
+    weekdays: frozenset[int]
+    hours: frozenset[int]
+    category: str
+    weight: int
+    rotation: str
+    creatives: tuple[Creative, ...]
+
+    @classmethod
+    def from_campaign(cls, campaign: Campaign) -> CampaignEntry:
+        return cls(
+            id=campaign.pk,
+            name=campaign.name,
+            advertiser_id=campaign.advertiser_id,
+            is_house=campaign.kind == Campaign.Kind.HOUSE,
+            tier=campaign.tier,
+            starts_at=campaign.starts_at,
+            ends_at=campaign.ends_at,
+            goal_impressions=campaign.goal_impressions,
+            goal_clicks=campaign.goal_clicks,
+            daily_cap=campaign.daily_cap,
+            daily_target=(
+                campaign.pacing_daily_target if campaign.pacing == Campaign.Pacing.EVEN else None
+            ),
+            frequency_cap=campaign.frequency_cap,
+            include_tags=frozenset(campaign.include_tags),
+            exclude_tags=frozenset(campaign.exclude_tags),
+            include_sections=frozenset(campaign.include_sections),
+            exclude_sections=frozenset(campaign.exclude_sections),
+            languages=frozenset(campaign.languages),
+            devices=frozenset(campaign.devices),
+            weekdays=frozenset(campaign.weekdays),
+            hours=frozenset(campaign.hours),
+            category=campaign.competitive_category,
+            weight=campaign.weight,
+            rotation=campaign.rotation,
+            creatives=tuple(
+                Creative(link.promotion, link.weight)
+                for link in campaign.campaign_promotions.all()
+                if link.promotion.is_approved
+            ),
+        )
+
+    def static_reason(
+        self, page: PageContext, now: dt.datetime, weekday: int, hour: int
+    ) -> Reason | None:
+        """Why this campaign cannot run on this page at all, whatever was counted."""
+        if now < self.starts_at:
+            return Reason.NOT_STARTED
+        if self.ends_at is not None and now >= self.ends_at:
+            return Reason.ENDED
+        if self.include_tags and self.include_tags.isdisjoint(page.tags):
+            return Reason.TAG_NOT_TARGETED
+        if not self.exclude_tags.isdisjoint(page.tags):
+            return Reason.TAG_EXCLUDED
+        if self.include_sections and page.section not in self.include_sections:
+            return Reason.SECTION_NOT_TARGETED
+        if page.section in self.exclude_sections:
+            return Reason.SECTION_EXCLUDED
+        if self.languages and page.language not in self.languages:
+            return Reason.LANGUAGE
+        if self.devices and page.device not in self.devices:
+            return Reason.DEVICE
+        if self.weekdays and weekday not in self.weekdays:
+            return Reason.WEEKDAY
+        if self.hours and hour not in self.hours:
+            return Reason.HOUR
+        if not self.creatives:
+            return Reason.NO_PROMOTION
+        return None
+
+    def counter_keys(self, day: dt.date, visitor_key: str | None) -> list[str]:
+        """The live counters this campaign's caps, goals, pacing and rotation read."""
+        wanted = [keys.served_today(day, self.id)]
+        if self.goal_impressions:
+            wanted.append(keys.served_total(self.id))
+        if self.goal_clicks:
+            wanted.append(keys.clicks_total(self.id))
+        if self.frequency_cap and visitor_key:
+            wanted.append(keys.frequency(day, visitor_key, self.id))
+        if self.rotation == Campaign.Rotation.OPTIMISED:
+            for creative in self.creatives:
+                wanted.append(keys.promotion_served(creative.promotion.pk))
+                wanted.append(keys.promotion_clicks(creative.promotion.pk))
+        return wanted
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the engine reads on the hot path; never changed once built."""
+
+    version: int
+    slots: dict[str, Slot]
+    by_slot: dict[str, tuple[CampaignEntry, ...]]
+    built_at: dt.datetime
+    # Rendered slot HTML by (slot, promotion, language, inquiry URL); filled lazily,
+    # discarded with the snapshot, so a changed promotion never shows stale HTML.
+    html: dict[tuple[str, int | None, str, str], str] = field(default_factory=dict)
+
+
+def build_snapshot(version: int, *, now: dt.datetime) -> Snapshot:
+    """Read the deliverable campaigns, their approved promotions and all slots."""
+    with_renditions = Prefetch("image__renditions", queryset=Rendition.objects.all())
+    campaigns = (
+        Campaign.objects.deliverable()
+        .prefetch_related(
+            "slots",
+            Prefetch(
+                "campaign_promotions",
+                queryset=CampaignPromotion.objects.select_related("promotion__image")
+                .filter(promotion__review_status=Promotion.ReviewStatus.APPROVED)
+                .order_by("promotion_id"),
+            ),
+        )
+        .order_by("pk")
+    )
+    promotions = [
+        link.promotion for campaign in campaigns for link in campaign.campaign_promotions.all()
+    ]
+    slots = {
+        slot.key: slot
+        for slot in Slot.objects.select_related("house_promotion__image").prefetch_related(
+            Prefetch("house_promotion__image__renditions")
+        )
+    }
+    prefetch_related_objects(promotions, with_renditions)
+    by_slot: dict[str, list[CampaignEntry]] = {key: [] for key in slots}
+    for campaign in campaigns:
+        entry = CampaignEntry.from_campaign(campaign)
+        for slot in campaign.slots.all():
+            by_slot[slot.key].append(entry)
+    return Snapshot(
+        version=version,
+        slots=slots,
+        by_slot={
+            key: tuple(sorted(entries, key=lambda e: (-e.tier, e.id)))
+            for key, entries in by_slot.items()
+        },
+        built_at=now,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    campaign: CampaignEntry
+    reason: Reason
+
+    @property
+    def label(self) -> str:
+        return str(REASON_LABELS[self.reason])
+
+
+@dataclass(frozen=True, slots=True)
+class SlotDecision:
+    """One slot's outcome: a promotion, or the slot's fallback (house, inquiry, empty)."""
+
+    slot: Slot
+    promotion: Promotion | None
+    campaign: CampaignEntry | None
+    verdicts: tuple[Verdict, ...] = ()
+
+    @property
+    def fallback(self) -> str:
+        """The fallback shown, or ``""`` when a campaign filled the slot."""
+        if self.campaign is not None:
+            return ""
+        if self.slot.fallback == Slot.Fallback.HOUSE and self.promotion is None:
+            return Slot.Fallback.EMPTY
+        return str(self.slot.fallback)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    slots: dict[str, SlotDecision]
+    page: PageContext
+    snapshot: Snapshot
+
+    def filled(self) -> list[SlotDecision]:
+        return [d for d in self.slots.values() if d.campaign is not None]
+
+
+@dataclass(slots=True)
+class _Page:
+    """What is already on the page while its slots are filled one by one."""
+
+    promotions: set[int] = field(default_factory=set)
+    advertisers: set[int] = field(default_factory=set)
+    categories: set[str] = field(default_factory=set)
+    campaigns: set[int] = field(default_factory=set)
+
+
+def pace_factor(daily_target: int, served_today: int, *, day_elapsed: float) -> float:
+    """How far behind (> 1) or ahead (< 1) of today's even schedule a campaign is."""
+    expected = daily_target * day_elapsed
+    return min(MAX_PACE, max(MIN_PACE, (expected + 1.0) / (served_today + 1.0)))
+
+
+class Engine:
+    """Holds the current snapshot for this process; ``decide`` is safe across threads."""
+
+    def __init__(
+        self,
+        counters: Callable[[], Counters] = get_counters,
+        build: Callable[..., Snapshot] = build_snapshot,
+    ) -> None:
+        self._counters = counters
+        self._build = build
+        self._snapshot: Snapshot | None = None
+        self._lock = threading.Lock()
+
+    def snapshot(self, *, now: dt.datetime, version: int | None = None) -> Snapshot:
+        current = self._snapshot
+        if current is not None and (version is None or current.version == version):
+            return current
+        with self._lock:
+            current = self._snapshot
+            if current is None or (version is not None and current.version != version):
+                if version is None:
+                    version = self._counters().read([keys.VERSION_KEY])[0]
+                current = self._build(version, now=now)
+                self._snapshot = current
+        return current
+
+    def forget(self) -> None:
+        self._snapshot = None
+
+    def decide(
+        self,
+        page: PageContext,
+        *,
+        now: dt.datetime,
+        rng: random.Random,
+        explain: bool = False,
+        skip_unknown: bool = False,
+    ) -> Decision:
+        """Fill every slot of ``page``; raises ``UnknownSlots`` for slots nobody set up,
+        or leaves them out with ``skip_unknown``."""
+        counters = self._counters()
+        snap = self.snapshot(now=now)
+        local = now.astimezone(BERLIN)
+        day = local.date()
+        for _attempt in range(2):
+            unknown = [key for key in page.slot_keys if key not in snap.slots]
+            if unknown and skip_unknown:
+                page = replace(page, slot_keys=tuple(k for k in page.slot_keys if k in snap.slots))
+            elif unknown:
+                raise UnknownSlots(unknown)
+            statics: dict[int, Reason | None] = {}
+            wanted = [keys.VERSION_KEY]
+            for key in page.slot_keys:
+                for entry in snap.by_slot[key]:
+                    if entry.id in statics:
+                        continue
+                    reason = entry.static_reason(page, now, local.weekday(), local.hour)
+                    statics[entry.id] = reason
+                    if reason is None:
+                        wanted.extend(entry.counter_keys(day, page.visitor_key))
+            values = counters.read(wanted)
+            if values[0] == snap.version:
+                break
+            snap = self.snapshot(now=now, version=values[0])
+        counts = dict(zip(wanted, values, strict=True))
+        return _fill(
+            snap,
+            page,
+            statics=statics,
+            counts=counts,
+            day=day,
+            day_elapsed=day_fraction(now),
+            rng=rng,
+            explain=explain,
+        )
+
+
+def _dynamic(
+    entry: CampaignEntry,
+    page: PageContext,
+    counts: dict[str, int],
+    *,
+    day: dt.date,
+    day_elapsed: float,
+) -> tuple[Reason | None, float]:
+    """Why caps, goals or pacing hold the campaign back now; else its lottery weight."""
+    served = counts[keys.served_today(day, entry.id)]
+    if entry.daily_cap is not None and served >= entry.daily_cap:
+        return Reason.DAILY_CAP, 0.0
+    if entry.goal_impressions and counts[keys.served_total(entry.id)] >= entry.goal_impressions:
+        return Reason.GOAL_REACHED, 0.0
+    if entry.goal_clicks and counts[keys.clicks_total(entry.id)] >= entry.goal_clicks:
+        return Reason.GOAL_REACHED, 0.0
+    if (
+        entry.frequency_cap
+        and page.visitor_key
+        and counts[keys.frequency(day, page.visitor_key, entry.id)] >= entry.frequency_cap
+    ):
+        return Reason.FREQUENCY_CAP, 0.0
+    weight = float(entry.weight)
+    if entry.daily_target is not None:
+        if served >= entry.daily_target:
+            return Reason.PACED, 0.0
+        weight *= pace_factor(entry.daily_target, served, day_elapsed=day_elapsed)
+    return None, weight
+
+
+def _page_reason(entry: CampaignEntry, on_page: _Page, slot: Slot) -> Reason | None:
+    """Why the campaign cannot join what is already on this page."""
+    if entry.category and entry.category in on_page.categories:
+        return Reason.CATEGORY_ON_PAGE
+    if entry.frequency_cap and entry.id in on_page.campaigns:
+        return Reason.ONCE_PER_PAGE
+    repeated = not entry.is_house and entry.advertiser_id in on_page.advertisers
+    if repeated and not slot.allows_repeats:
+        return Reason.ADVERTISER_ON_PAGE
+    return None
+
+
+def _fill(
+    snap: Snapshot,
+    page: PageContext,
+    *,
+    statics: dict[int, Reason | None],
+    counts: dict[str, int],
+    day: dt.date,
+    day_elapsed: float,
+    rng: random.Random,
+    explain: bool,
+) -> Decision:
+    dynamics: dict[int, tuple[Reason | None, float]] = {}
+    on_page = _Page()
+    decided: dict[str, SlotDecision] = {}
+    for key in page.slot_keys:
+        slot = snap.slots[key]
+        verdicts: dict[int, Reason] = {}
+        chosen: tuple[CampaignEntry, Promotion] | None = None
+        entries = snap.by_slot[key]
+        for tier in sorted({e.tier for e in entries}, reverse=True):
+            pool: list[tuple[CampaignEntry, float]] = []
+            for entry in entries:
+                if entry.tier != tier:
+                    continue
+                reason = statics[entry.id]
+                weight = 0.0
+                if reason is None:
+                    if entry.id not in dynamics:
+                        dynamics[entry.id] = _dynamic(
+                            entry, page, counts, day=day, day_elapsed=day_elapsed
+                        )
+                    reason, weight = dynamics[entry.id]
+                if reason is None:
+                    reason = _page_reason(entry, on_page, slot)
+                if reason is None:
+                    pool.append((entry, weight))
+                elif explain:
+                    verdicts[entry.id] = reason
+            while pool and chosen is None:
+                index = _lottery(rng, [weight for _entry, weight in pool])
+                entry, _weight = pool.pop(index)
+                promotion = _creative(entry, slot, on_page, counts, rng)
+                if promotion is None:
+                    verdicts[entry.id] = Reason.NO_PROMOTION
+                    continue
+                chosen = (entry, promotion)
+                verdicts[entry.id] = Reason.CHOSEN
+            if explain:
+                for entry, _weight in pool:
+                    verdicts[entry.id] = Reason.LOST_LOTTERY
+            if chosen is not None:
+                if explain:
+                    for entry in entries:
+                        if entry.tier < tier and entry.id not in verdicts:
+                            verdicts[entry.id] = Reason.OUTRANKED
+                break
+        by_id = {entry.id: entry for entry in entries}
+        ordered = (
+            tuple(Verdict(by_id[cid], reason) for cid, reason in verdicts.items())
+            if explain
+            else ()
+        )
+        if chosen is None:
+            house = slot.house_promotion if slot.fallback == Slot.Fallback.HOUSE else None
+            if house is not None and not house.is_approved:
+                house = None
+            decided[key] = SlotDecision(slot, house, None, ordered)
+            continue
+        entry, promotion = chosen
+        on_page.promotions.add(promotion.pk)
+        on_page.campaigns.add(entry.id)
+        if not entry.is_house:
+            on_page.advertisers.add(entry.advertiser_id)
+        if entry.category:
+            on_page.categories.add(entry.category)
+        decided[key] = SlotDecision(slot, promotion, entry, ordered)
+    return Decision(slots=decided, page=page, snapshot=snap)
+
+
+def _lottery(rng: random.Random, weights: Sequence[float]) -> int:
+    total = sum(weights)
+    if total <= 0:
+        return rng.randrange(len(weights))
+    point = rng.random() * total
+    for index, weight in enumerate(weights):
+        point -= weight
+        if point < 0:
+            return index
+    return len(weights) - 1
+
+
+def _creative(
+    entry: CampaignEntry,
+    slot: Slot,
+    on_page: _Page,
+    counts: dict[str, int],
+    rng: random.Random,
+) -> Promotion | None:
+    """The campaign's promotion for this slot, by its rotation mode."""
+    free = [
+        c
+        for c in entry.creatives
+        if slot.allows_repeats or c.promotion.pk not in on_page.promotions
+    ]
+    if not free:
+        return None
+    if entry.rotation == Campaign.Rotation.WEIGHTED:
+        return free[_lottery(rng, [c.weight for c in free])].promotion
+    if entry.rotation == Campaign.Rotation.OPTIMISED:
+        # Thompson sampling: draw each creative's click rate from its Beta posterior
+        # and show the best draw, so creatives that are clicked more get shown more
+        # while the uncertain ones still get tried.
+        def draw(creative: Creative) -> float:
+            served = counts[keys.promotion_served(creative.promotion.pk)]
+            clicks = min(counts[keys.promotion_clicks(creative.promotion.pk)], served)
+            return rng.betavariate(clicks + 1, served - clicks + 1)
+
+        return max(free, key=draw).promotion
+    return free[rng.randrange(len(free))].promotion
+
+
+def served_increments(decision: Decision, *, day: dt.date) -> dict[str, int]:
+    """The live counters one page view adds to: served per campaign, promotion, visitor."""
+    increments: dict[str, int] = {}
+    for slot_decision in decision.filled():
+        assert slot_decision.campaign is not None  # noqa: S101  (filled() guarantees it)
+        assert slot_decision.promotion is not None  # noqa: S101
+        campaign_id = slot_decision.campaign.id
+        for key in (
+            keys.served_today(day, campaign_id),
+            keys.served_total(campaign_id),
+            keys.promotion_served(slot_decision.promotion.pk),
+        ):
+            increments[key] = increments.get(key, 0) + 1
+        if decision.page.visitor_key:
+            key = keys.frequency(day, decision.page.visitor_key, campaign_id)
+            increments[key] = increments.get(key, 0) + 1
+    return increments
+
+
+def berlin_day(now: dt.datetime) -> dt.date:
+    return now.astimezone(BERLIN).date()
+
+
+def day_fraction(now: dt.datetime) -> float:
+    local = now.astimezone(BERLIN)
+    midnight = dt.datetime.combine(local.date(), dt.time(), tzinfo=BERLIN)
+    return (local - midnight).total_seconds() / 86_400
+
+
+engine = Engine()
+
+
+def decide(
+    page: PageContext,
+    *,
+    now: dt.datetime,
+    rng: random.Random,
+    explain: bool = False,
+    skip_unknown: bool = False,
+) -> Decision:
+    """Fill all slots of ``page`` with this process's engine (see ``Engine.decide``)."""
+    return engine.decide(page, now=now, rng=rng, explain=explain, skip_unknown=skip_unknown)
+
+
+def record_served(decision: Decision, *, now: dt.datetime) -> None:
+    """Count what a page view showed, in one round trip. Not for previews."""
+    if decision.page.preview:
+        return
+    day = berlin_day(now)
+    increments = served_increments(decision, day=day)
+    if increments:
+        get_counters().add(increments, expiring=keys.day_prefix(day), ttl=keys.DAY_TTL)

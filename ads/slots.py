@@ -1,0 +1,69 @@
+"""A decided slot as HTML (for pages) and as data (for the decision API).
+
+Rendering a slot through the template costs more than the decision itself, and a slot
+with a given promotion always looks the same, so the HTML is kept in the snapshot it
+was decided from and thrown away with it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import get_language
+
+from promotions.rendering import picture_for, render_slot
+
+from .decision import Decision, SlotDecision
+
+
+def slot_html(decision: Decision, key: str, *, inquiry_url: str) -> str:
+    """The HTML of slot ``key`` as decided: its promotion, or its fallback."""
+    decided = decision.slots[key]
+    preview = decision.page.preview
+    promotion_id = decided.promotion.pk if decided.promotion is not None else None
+    memo_key = (key, promotion_id, f"{get_language()}:{int(preview)}", inquiry_url)
+    html = decision.snapshot.html.get(memo_key)
+    if html is None:
+        html = str(
+            render_slot(decided.slot, decided.promotion, inquiry_url=inquiry_url, preview=preview)
+        )
+        decision.snapshot.html[memo_key] = html
+    return html
+
+
+def slot_data(decided: SlotDecision) -> dict[str, Any]:
+    """The structured fields of a decided slot, for pages that render it themselves."""
+    slot, promotion = decided.slot, decided.promotion
+    data: dict[str, Any] = {
+        "key": slot.key,
+        "label": slot.label,
+        "width": slot.width,
+        "height": slot.height,
+        "filled": decided.campaign is not None,
+        "fallback": decided.fallback or None,
+        "campaign": decided.campaign.id if decided.campaign else None,
+        "promotion": None,
+    }
+    if promotion is not None:
+        picture = picture_for(slot, promotion)
+        data["promotion"] = {
+            "id": promotion.pk,
+            "title": promotion.title,
+            "text": promotion.text,
+            "call_to_action": promotion.call_to_action,
+            "alt_text": promotion.alt_text,
+            "destination_url": promotion.destination_url,
+            "picture": None
+            if picture is None
+            else {
+                "src": picture.src,
+                "srcset": picture.srcset,
+                "width": picture.width,
+                "height": picture.height,
+                "sources": [
+                    {"type": source.mime_type, "srcset": source.srcset}
+                    for source in picture.sources
+                ],
+            },
+        }
+    return data

@@ -1,0 +1,48 @@
+"""The visitor key: who a reader is today, without a cookie and without the IP address.
+
+A keyed hash of IP address and user agent under a random salt that exists for one day
+(Europe/Berlin). Yesterday's keys cannot be linked to today's, and nobody can recompute
+a key later, not even with the secret key, once the salt has expired. It is only derived
+when the reader consented to statistics or marketing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+
+from django.core.cache import cache
+from django.http import HttpRequest
+
+SALT_TTL = dt.timedelta(days=2)
+_salts: dict[dt.date, bytes] = {}
+
+
+def daily_salt(day: dt.date) -> bytes:
+    salt = _salts.get(day)
+    if salt is None:
+        key = f"litfass:ads:visitor-salt:{day.isoformat()}"
+        # add() only sets when absent, so all processes agree on the first one written.
+        cache.add(key, secrets.token_hex(32), timeout=int(SALT_TTL.total_seconds()))
+        salt = str(cache.get(key)).encode()
+        _salts.clear()
+        _salts[day] = salt
+    return salt
+
+
+def visitor_key(ip_address: str, user_agent: str, *, day: dt.date) -> str:
+    """A short keyed hash; the same reader on the same day gets the same key."""
+    message = f"{ip_address}\n{user_agent}".encode()
+    return hmac.new(daily_salt(day), message, hashlib.sha256).hexdigest()[:32]
+
+
+def visitor_key_for(request: HttpRequest, *, consented: bool, day: dt.date) -> str | None:
+    """The reader's visitor key, or ``None`` without consent; the IP address is used
+    here and nowhere stored."""
+    if not consented:
+        return None
+    return visitor_key(
+        request.META.get("REMOTE_ADDR", ""), request.headers.get("User-Agent", ""), day=day
+    )
