@@ -327,7 +327,7 @@ class _Page:
     promotions: set[int] = field(default_factory=set)
     advertisers: set[int] = field(default_factory=set)
     categories: set[str] = field(default_factory=set)
-    campaigns: set[int] = field(default_factory=set)
+    campaigns: dict[int, int] = field(default_factory=dict)
 
 
 def pace_factor(daily_target: int, served_today: int, *, day_elapsed: float) -> float:
@@ -443,12 +443,25 @@ def _dynamic(
     return None, weight
 
 
-def _page_reason(entry: CampaignEntry, on_page: _Page, slot: Slot) -> Reason | None:
+def _page_reason(
+    entry: CampaignEntry,
+    on_page: _Page,
+    slot: Slot,
+    page: PageContext,
+    counts: dict[str, int],
+    day: dt.date,
+) -> Reason | None:
     """Why the campaign cannot join what is already on this page."""
     if entry.category and entry.category in on_page.categories:
         return Reason.CATEGORY_ON_PAGE
-    if entry.frequency_cap and entry.id in on_page.campaigns:
-        return Reason.ONCE_PER_PAGE
+    if entry.frequency_cap:
+        shown = on_page.campaigns.get(entry.id, 0)
+        if page.visitor_key is None and shown:
+            return Reason.ONCE_PER_PAGE
+        if page.visitor_key is not None and (
+            counts[keys.frequency(day, page.visitor_key, entry.id)] + shown >= entry.frequency_cap
+        ):
+            return Reason.FREQUENCY_CAP
     repeated = not entry.is_house and entry.advertiser_id in on_page.advertisers
     if repeated and not slot.allows_repeats:
         return Reason.ADVERTISER_ON_PAGE
@@ -488,7 +501,7 @@ def _fill(
                         )
                     reason, weight = dynamics[entry.id]
                 if reason is None:
-                    reason = _page_reason(entry, on_page, slot)
+                    reason = _page_reason(entry, on_page, slot, page, counts, day)
                 if reason is None:
                     pool.append((entry, weight))
                 elif explain:
@@ -509,7 +522,13 @@ def _fill(
                 if explain:
                     for entry in entries:
                         if entry.tier < tier and entry.id not in verdicts:
-                            verdicts[entry.id] = Reason.OUTRANKED
+                            reason = (
+                                statics[entry.id]
+                                or _dynamic(entry, page, counts, day=day, day_elapsed=day_elapsed)[
+                                    0
+                                ]
+                            )
+                            verdicts[entry.id] = reason or Reason.OUTRANKED
                 break
         by_id = {entry.id: entry for entry in entries}
         ordered = (
@@ -525,7 +544,7 @@ def _fill(
             continue
         entry, promotion = chosen
         on_page.promotions.add(promotion.pk)
-        on_page.campaigns.add(entry.id)
+        on_page.campaigns[entry.id] = on_page.campaigns.get(entry.id, 0) + 1
         if not entry.is_house:
             on_page.advertisers.add(entry.advertiser_id)
         if entry.category:

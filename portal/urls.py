@@ -29,5 +29,6 @@ urlpatterns = [
         name="rendition",
     ),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("api/v1/", include("ads.urls")),
     *i18n_patterns(path("", include((portal_patterns, "portal"))), prefix_default_language=False),
 ]

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 import factory
 from django.contrib.auth.models import User
 
+from ads.models import Advertiser, Campaign, CampaignPromotion, Membership
 from portal.models import Announcement, Article, Author, Section, SiteSettings
 from promotions.models import Image, Promotion, Slot
 from promotions.uploads import check_image_upload, do_store_image
@@ -126,3 +127,56 @@ class SlotFactory(factory.django.DjangoModelFactory[Slot]):
     height = 250
     rendition_specs = "fill-300x250|format-webp, fill-300x250|format-jpeg"
     fallback = Slot.Fallback.INQUIRY
+
+
+class AdvertiserFactory(factory.django.DjangoModelFactory[Advertiser]):
+    class Meta:
+        model = Advertiser
+
+    name = factory.Sequence(lambda n: f"Werbekunde {n} GmbH")
+    contact_email = factory.Sequence(lambda n: f"werbung{n}@example.org")
+
+
+class MembershipFactory(factory.django.DjangoModelFactory[Membership]):
+    class Meta:
+        model = Membership
+
+    advertiser = factory.SubFactory(AdvertiserFactory)
+    user = factory.SubFactory(UserFactory)
+    role = Membership.Role.MANAGER
+
+
+class CampaignFactory(factory.django.DjangoModelFactory[Campaign]):
+    """A live standard campaign in 2026 with one approved promotion, in ``slots``."""
+
+    class Meta:
+        model = Campaign
+        skip_postgeneration_save = True
+
+    advertiser = factory.SubFactory(AdvertiserFactory)
+    name = factory.Sequence(lambda n: f"Kampagne {n}")
+    kind = Campaign.Kind.STANDARD
+    status = Campaign.Status.LIVE
+    starts_at = datetime(2026, 1, 1, tzinfo=UTC)
+    ends_at = datetime(2027, 1, 1, tzinfo=UTC)
+    pacing = Campaign.Pacing.ASAP
+
+    @factory.post_generation
+    def slots(self, create: bool, extracted: list[Slot] | None, **kwargs: object) -> None:
+        if create and extracted:
+            self.slots.set(extracted)
+
+    @factory.post_generation
+    def promotions(self, create: bool, extracted: int | list | None, **kwargs: object) -> None:
+        if not create:
+            return
+        if extracted is None:
+            extracted = 1
+        items = (
+            [PromotionFactory.create() for _ in range(extracted)]
+            if isinstance(extracted, int)
+            else extracted
+        )
+        for item in items:
+            promotion, weight = item if isinstance(item, tuple) else (item, 100)
+            CampaignPromotion.objects.create(campaign=self, promotion=promotion, weight=weight)

@@ -1,0 +1,149 @@
+"""The public decision endpoint, for pages served from a cache and for other sites.
+
+A plain Django view rather than DRF: it is on every page view's path, unauthenticated
+and answers with a fixed shape, so content negotiation and authentication classes
+would only cost time.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+
+from .decision import PageContext, UnknownSlots, berlin_day, decide, record_served
+from .devices import device_class
+from .models import Campaign
+from .problems import problem
+from .slots import slot_data, slot_html
+from .visitors import visitor_key_for
+
+MAX_SLOTS = 20
+MAX_TAGS = 50
+_lottery = random.Random()  # noqa: S311  (a lottery among campaigns, not a secret)
+_LANGUAGES = frozenset(code for code, _name in settings.LANGUAGES)
+
+
+class InvalidPage(ValueError):
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+def _strings(value: Any, *, limit: int, length: int) -> list[str] | None:
+    if not isinstance(value, list) or len(value) > limit:
+        return None
+    if not all(isinstance(item, str) and 0 < len(item) <= length for item in value):
+        return None
+    return value
+
+
+def check_page_request(data: Any, request: HttpRequest) -> PageContext:
+    """The page context from a decision request body, or ``InvalidPage`` saying why."""
+    if not isinstance(data, dict):
+        raise InvalidPage({"": _("Ein JSON-Objekt erwartet.")})
+    errors: dict[str, str] = {}
+    unknown = sorted(
+        set(data)
+        - {"slots", "article", "tags", "section", "language", "device", "consent", "preview"}
+    )
+    if unknown:
+        errors["unknown"] = _("Unbekannte Felder: %(fields)s") % {"fields": ", ".join(unknown)}
+    slots = _strings(data.get("slots"), limit=MAX_SLOTS, length=50)
+    if not slots or len(set(slots)) != len(slots):
+        errors["slots"] = _("1 bis %(max)d verschiedene Slot-Schlüssel erwartet.") % {
+            "max": MAX_SLOTS
+        }
+    article = data.get("article")
+    if article is not None and (type(article) is not int or article < 1):
+        errors["article"] = _("Eine positive ganze Zahl erwartet.")
+    tags = _strings(data.get("tags", []), limit=MAX_TAGS, length=100)
+    if tags is None:
+        errors["tags"] = _("Höchstens %(max)d Hashtags erwartet.") % {"max": MAX_TAGS}
+    section = data.get("section", "")
+    if not isinstance(section, str) or len(section) > 80:
+        errors["section"] = _("Ein Rubrik-Kürzel erwartet.")
+    language = data.get("language", settings.LANGUAGE_CODE)
+    if language not in _LANGUAGES:
+        errors["language"] = _("Eine dieser Sprachen erwartet: %(codes)s") % {
+            "codes": ", ".join(sorted(_LANGUAGES))
+        }
+    device = data.get("device")
+    if device is not None and device not in Campaign.Device.values:
+        errors["device"] = _("Eines dieser Geräte erwartet: %(devices)s") % {
+            "devices": ", ".join(Campaign.Device.values)
+        }
+    consent = data.get("consent", {})
+    if not isinstance(consent, dict) or not all(
+        key in ("statistics", "marketing") and isinstance(value, bool)
+        for key, value in consent.items()
+    ):
+        errors["consent"] = _("Ein Objekt mit „statistics“ und „marketing“ (true/false).")
+        consent = {}
+    preview = data.get("preview", False)
+    if not isinstance(preview, bool):
+        errors["preview"] = _("true oder false erwartet.")
+    if errors:
+        raise InvalidPage(errors)
+    consented = bool(consent.get("statistics") or consent.get("marketing"))
+    now = timezone.now()
+    return PageContext(
+        slot_keys=tuple(slots or ()),
+        article_id=article,
+        tags=frozenset(tags or ()),
+        section=section,
+        language=language,
+        device=device or device_class(request.headers.get("User-Agent", "")),
+        consent=consented,
+        visitor_key=visitor_key_for(request, consented=consented, day=berlin_day(now)),
+        preview=preview,
+    )
+
+
+@csrf_exempt
+def decisions(request: HttpRequest) -> HttpResponse:
+    """``POST /api/v1/decisions``: fill the slots of one page view."""
+    if request.method != "POST":
+        response = problem(405, _("Nur POST ist erlaubt."))
+        response["Allow"] = "POST"
+        return response
+    limit = settings.LITFASS_DECISION_MAX_BYTES
+    # Read one byte past the limit, whatever Content-Length claims (or if it is missing).
+    body = request.read(limit + 1)
+    if len(body) > limit:
+        return problem(
+            400, _("Anfrage zu groß."), _("Höchstens %(bytes)d Bytes.") % {"bytes": limit}
+        )
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return problem(400, _("Ungültiges JSON."))
+    try:
+        page = check_page_request(data, request)
+    except InvalidPage as invalid:
+        return problem(400, _("Ungültige Anfrage."), errors=invalid.errors)
+    now = timezone.now()
+    try:
+        decision = decide(page, now=now, rng=_lottery)
+    except UnknownSlots as unknown:
+        return problem(
+            400,
+            _("Unbekannte Slots."),
+            _("Diese Slots gibt es nicht: %(keys)s") % {"keys": ", ".join(unknown.keys)},
+            errors={"slots": list(unknown.keys)},
+        )
+    record_served(decision, now=now)
+    with translation.override(page.language):
+        inquiry_url = reverse("portal:advertise")
+        slots = [
+            {**slot_data(decided), "html": slot_html(decision, key, inquiry_url=inquiry_url)}
+            for key, decided in decision.slots.items()
+        ]
+    return JsonResponse({"slots": slots})

@@ -1,0 +1,513 @@
+import random
+from collections import Counter
+from datetime import UTC, datetime
+
+import pytest
+
+from ads import counters as keys
+from ads.counters import bump_version, get_counters
+from ads.decision import (
+    Engine,
+    PageContext,
+    Reason,
+    UnknownSlots,
+    decide,
+    engine,
+    pace_factor,
+    record_served,
+)
+from ads.models import Campaign
+from promotions.models import Promotion, Slot
+from tests.factories import AdvertiserFactory, CampaignFactory, PromotionFactory, SlotFactory
+
+pytestmark = pytest.mark.django_db
+
+# A Wednesday, 14:00 in Berlin: the day is 14/24 over.
+NOW = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
+DAY = NOW.date()
+
+
+def page(*slots: Slot, **fields) -> PageContext:
+    return PageContext(slot_keys=tuple(slot.key for slot in slots), **fields)
+
+
+def run(context: PageContext, *, seed: int = 1, explain: bool = False):
+    return decide(context, now=NOW, rng=random.Random(seed), explain=explain)
+
+
+def winners(context: PageContext, key: str, *, times: int = 200) -> Counter:
+    rng = random.Random(7)
+    return Counter(
+        (d.slots[key].campaign.name if d.slots[key].campaign else None)
+        for d in (decide(context, now=NOW, rng=rng) for _ in range(times))
+    )
+
+
+def reason_of(decision, key: str, campaign: Campaign) -> Reason:
+    return {v.campaign.id: v.reason for v in decision.slots[key].verdicts}[campaign.pk]
+
+
+@pytest.fixture
+def slot():
+    return SlotFactory.create(key="sidebar-top")
+
+
+def test_slot_without_campaigns_shows_the_inquiry_fallback(slot):
+    decided = run(page(slot)).slots["sidebar-top"]
+
+    assert decided.promotion is None
+    assert decided.campaign is None
+    assert decided.fallback == Slot.Fallback.INQUIRY
+
+
+def test_slot_without_campaigns_shows_its_house_promotion():
+    house = PromotionFactory.create()
+    slot = SlotFactory.create(fallback=Slot.Fallback.HOUSE, house_promotion=house)
+
+    decided = run(page(slot)).slots[slot.key]
+
+    assert decided.promotion == house
+    assert decided.campaign is None
+    assert decided.fallback == Slot.Fallback.HOUSE
+
+
+def test_live_campaign_fills_its_slot(slot):
+    campaign = CampaignFactory.create(slots=[slot])
+
+    decision = run(page(slot), explain=True)
+
+    assert decision.slots["sidebar-top"].campaign.id == campaign.pk
+    assert decision.slots["sidebar-top"].promotion.campaign_link.campaign == campaign
+    assert reason_of(decision, "sidebar-top", campaign) == Reason.CHOSEN
+
+
+def test_campaign_runs_only_in_its_slots(slot):
+    other = SlotFactory.create()
+    CampaignFactory.create(slots=[other])
+
+    assert run(page(slot)).slots["sidebar-top"].campaign is None
+
+
+@pytest.mark.parametrize(
+    ("kinds", "expected"),
+    [
+        (["sponsorship", "standard", "house"], "sponsorship"),
+        (["standard", "house"], "standard"),
+        (["house"], "house"),
+    ],
+)
+def test_highest_tier_always_wins(slot, kinds, expected):
+    for kind in kinds:
+        CampaignFactory.create(name=kind, kind=kind, slots=[slot], weight=10_000 // len(kind))
+
+    assert set(winners(page(slot), "sidebar-top")) == {expected}
+
+
+def test_house_fills_what_paid_targeting_leaves(slot):
+    CampaignFactory.create(name="paid", slots=[slot], include_tags=["autos"])
+    CampaignFactory.create(name="house", kind=Campaign.Kind.HOUSE, ends_at=None, slots=[slot])
+
+    assert set(winners(page(slot, tags=frozenset({"ki"})), "sidebar-top")) == {"house"}
+    assert set(winners(page(slot, tags=frozenset({"autos"})), "sidebar-top")) == {"paid"}
+
+
+def test_lower_tiers_are_reported_as_outranked(slot):
+    winner = CampaignFactory.create(kind=Campaign.Kind.SPONSORSHIP, slots=[slot])
+    loser = CampaignFactory.create(kind=Campaign.Kind.STANDARD, slots=[slot])
+
+    decision = run(page(slot), explain=True)
+
+    assert reason_of(decision, "sidebar-top", winner) == Reason.CHOSEN
+    assert reason_of(decision, "sidebar-top", loser) == Reason.OUTRANKED
+
+
+@pytest.mark.parametrize(
+    ("targeting", "context", "reason"),
+    [
+        ({"include_tags": ["autos"]}, {"tags": frozenset({"ki"})}, Reason.TAG_NOT_TARGETED),
+        ({"exclude_tags": ["krieg"]}, {"tags": frozenset({"krieg"})}, Reason.TAG_EXCLUDED),
+        ({"include_sections": ["sport"]}, {"section": "politik"}, Reason.SECTION_NOT_TARGETED),
+        ({"exclude_sections": ["politik"]}, {"section": "politik"}, Reason.SECTION_EXCLUDED),
+        ({"languages": ["en"]}, {"language": "de"}, Reason.LANGUAGE),
+        ({"devices": ["mobile"]}, {"device": "desktop"}, Reason.DEVICE),
+        ({"weekdays": [5, 6]}, {}, Reason.WEEKDAY),  # NOW is a Wednesday (2)
+        ({"hours": [8, 9, 10]}, {}, Reason.HOUR),  # NOW is 14:00 in Berlin
+        ({"starts_at": datetime(2026, 7, 1, tzinfo=UTC)}, {}, Reason.NOT_STARTED),
+        ({"ends_at": datetime(2026, 6, 10, 11, 59, tzinfo=UTC)}, {}, Reason.ENDED),
+    ],
+)
+def test_targeting_rule_keeps_campaign_off_the_page(slot, targeting, context, reason):
+    campaign = CampaignFactory.create(slots=[slot], **targeting)
+
+    decision = run(page(slot, **context), explain=True)
+
+    assert decision.slots["sidebar-top"].campaign is None
+    assert reason_of(decision, "sidebar-top", campaign) == reason
+
+
+@pytest.mark.parametrize(
+    ("targeting", "context"),
+    [
+        ({"include_tags": ["autos", "ki"]}, {"tags": frozenset({"ki", "japan"})}),
+        ({"exclude_tags": ["krieg"]}, {"tags": frozenset({"ki"})}),
+        ({"include_sections": ["politik"]}, {"section": "politik"}),
+        ({"languages": ["de"]}, {"language": "de"}),
+        ({"devices": ["mobile", "tablet"]}, {"device": "tablet"}),
+        ({"weekdays": [2], "hours": [14]}, {}),
+    ],
+)
+def test_targeting_rule_lets_matching_page_through(slot, targeting, context):
+    campaign = CampaignFactory.create(slots=[slot], **targeting)
+
+    assert run(page(slot, **context)).slots["sidebar-top"].campaign.id == campaign.pk
+
+
+def test_weighted_lottery_within_a_tier(slot):
+    CampaignFactory.create(name="heavy", slots=[slot], weight=300)
+    CampaignFactory.create(name="light", slots=[slot], weight=100)
+
+    counts = winners(page(slot), "sidebar-top", times=2000)
+
+    assert 0.70 < counts["heavy"] / 2000 < 0.80
+
+
+def test_pace_factor_favours_campaigns_behind_schedule():
+    # 1000 a day, half the day gone: 500 expected
+    assert pace_factor(1000, 100, day_elapsed=0.5) > 1
+    assert pace_factor(1000, 900, day_elapsed=0.5) < 1
+    assert pace_factor(1000, 500, day_elapsed=0.5) == pytest.approx(1, abs=0.01)
+    assert pace_factor(1000, 0, day_elapsed=0.9) == 20.0  # never more than the maximum
+
+
+def test_even_pacing_scales_the_lottery(slot):
+    behind = CampaignFactory.create(name="behind", slots=[slot], pacing_daily_target=1000)
+    ahead = CampaignFactory.create(name="ahead", slots=[slot], pacing_daily_target=1000)
+    Campaign.objects.update(pacing=Campaign.Pacing.EVEN)
+    get_counters().set(
+        {keys.served_today(DAY, behind.pk): 100, keys.served_today(DAY, ahead.pk): 900}
+    )
+
+    counts = winners(page(slot), "sidebar-top", times=1000)
+
+    assert counts["behind"] > 3 * counts["ahead"] > 0
+
+
+def test_even_pacing_stops_when_todays_share_is_delivered(slot):
+    campaign = CampaignFactory.create(
+        slots=[slot], pacing=Campaign.Pacing.EVEN, pacing_daily_target=500
+    )
+    get_counters().set({keys.served_today(DAY, campaign.pk): 500})
+
+    decision = run(page(slot), explain=True)
+
+    assert reason_of(decision, "sidebar-top", campaign) == Reason.PACED
+
+
+def test_asap_pacing_ignores_the_daily_target(slot):
+    campaign = CampaignFactory.create(slots=[slot], pacing_daily_target=500)
+    get_counters().set({keys.served_today(DAY, campaign.pk): 5000})
+
+    assert run(page(slot)).slots["sidebar-top"].campaign.id == campaign.pk
+
+
+def test_daily_cap(slot):
+    campaign = CampaignFactory.create(slots=[slot], daily_cap=50)
+    get_counters().set({keys.served_today(DAY, campaign.pk): 49})
+    assert run(page(slot)).slots["sidebar-top"].campaign.id == campaign.pk
+
+    get_counters().set({keys.served_today(DAY, campaign.pk): 50})
+    decision = run(page(slot), explain=True)
+
+    assert decision.slots["sidebar-top"].campaign is None
+    assert reason_of(decision, "sidebar-top", campaign) == Reason.DAILY_CAP
+
+
+@pytest.mark.parametrize(
+    ("goal", "counter"),
+    [("goal_impressions", keys.served_total), ("goal_clicks", keys.clicks_total)],
+)
+def test_goal_reached_stops_delivery(slot, goal, counter):
+    campaign = CampaignFactory.create(slots=[slot], **{goal: 1000})
+    get_counters().set({counter(campaign.pk): 1000})
+
+    decision = run(page(slot), explain=True)
+
+    assert reason_of(decision, "sidebar-top", campaign) == Reason.GOAL_REACHED
+
+
+def test_frequency_cap_per_visitor_and_day(slot):
+    campaign = CampaignFactory.create(slots=[slot], frequency_cap=3)
+    get_counters().set({keys.frequency(DAY, "reader-a", campaign.pk): 3})
+
+    capped = run(page(slot, consent=True, visitor_key="reader-a"), explain=True)
+    other = run(page(slot, consent=True, visitor_key="reader-b"))
+
+    assert reason_of(capped, "sidebar-top", campaign) == Reason.FREQUENCY_CAP
+    assert other.slots["sidebar-top"].campaign.id == campaign.pk
+
+
+def test_frequency_cap_without_consent_means_once_per_page():
+    slots = [SlotFactory.create(allows_repeats=True) for _ in range(2)]
+    campaign = CampaignFactory.create(slots=slots, frequency_cap=5, promotions=2)
+
+    anonymous = run(page(*slots), explain=True)
+    known = run(page(*slots, consent=True, visitor_key="reader-a"))
+
+    assert [d.campaign is not None for d in anonymous.slots.values()] == [True, False]
+    assert reason_of(anonymous, slots[1].key, campaign) == Reason.ONCE_PER_PAGE
+    assert all(d.campaign is not None for d in known.slots.values())
+
+
+def test_no_creative_twice_on_one_page():
+    slots = [SlotFactory.create() for _ in range(2)]
+    CampaignFactory.create(kind=Campaign.Kind.HOUSE, ends_at=None, slots=slots, promotions=1)
+
+    decision = run(page(*slots), explain=True)
+
+    first, second = decision.slots.values()
+    assert first.promotion is not None
+    assert second.campaign is None
+    assert second.verdicts[0].reason == Reason.NO_PROMOTION
+
+
+def test_house_campaign_fills_several_slots_with_different_creatives():
+    slots = [SlotFactory.create() for _ in range(2)]
+    CampaignFactory.create(kind=Campaign.Kind.HOUSE, ends_at=None, slots=slots, promotions=2)
+
+    for seed in range(20):
+        first, second = run(page(*slots), seed=seed).slots.values()
+        assert first.promotion != second.promotion
+        assert None not in (first.promotion, second.promotion)
+
+
+def test_no_advertiser_twice_on_one_page_unless_the_slot_allows_it():
+    advertiser = AdvertiserFactory.create()
+    plain = [SlotFactory.create() for _ in range(2)]
+    CampaignFactory.create(advertiser=advertiser, slots=plain)
+    CampaignFactory.create(advertiser=advertiser, slots=plain)
+
+    decision = run(page(*plain), explain=True)
+    assert [d.campaign is not None for d in decision.slots.values()] == [True, False]
+    assert Reason.ADVERTISER_ON_PAGE in {v.reason for v in decision.slots[plain[1].key].verdicts}
+
+    Slot.objects.filter(pk=plain[1].pk).update(allows_repeats=True)
+    engine.forget()
+    assert all(d.campaign is not None for d in run(page(*plain)).slots.values())
+
+
+def test_competitive_categories_never_share_a_page():
+    slots = [SlotFactory.create(allows_repeats=True) for _ in range(2)]
+    first = CampaignFactory.create(slots=slots, competitive_category="autos")
+    second = CampaignFactory.create(slots=slots, competitive_category="autos")
+
+    for seed in range(10):
+        decision = run(page(*slots), seed=seed, explain=True)
+        shown = [d.campaign.id for d in decision.slots.values() if d.campaign]
+        assert len(shown) == 1
+        other = ({first.pk, second.pk} - set(shown)).pop()
+        assert reason_of(decision, slots[1].key, Campaign(pk=other)) in (
+            Reason.CATEGORY_ON_PAGE,
+            Reason.CHOSEN,
+        )
+
+
+def test_unapproved_promotions_never_run(slot):
+    pending = PromotionFactory.create(review_status=Promotion.ReviewStatus.PENDING)
+    campaign = CampaignFactory.create(slots=[slot], promotions=[pending])
+
+    decision = run(page(slot), explain=True)
+
+    assert decision.slots["sidebar-top"].promotion is None
+    assert reason_of(decision, "sidebar-top", campaign) == Reason.NO_PROMOTION
+
+
+def test_even_rotation_shows_each_creative_alike(slot):
+    CampaignFactory.create(slots=[slot], promotions=3, rotation=Campaign.Rotation.EVEN)
+    rng = random.Random(3)
+
+    shown = Counter(
+        decide(page(slot), now=NOW, rng=rng).slots[slot.key].promotion.pk for _ in range(900)
+    )
+
+    assert len(shown) == 3
+    assert all(250 < count < 350 for count in shown.values())
+
+
+def test_weighted_rotation_follows_creative_weights(slot):
+    heavy, light = PromotionFactory.create(), PromotionFactory.create()
+    CampaignFactory.create(
+        slots=[slot],
+        promotions=[(heavy, 900), (light, 100)],
+        rotation=Campaign.Rotation.WEIGHTED,
+    )
+    rng = random.Random(3)
+
+    shown = Counter(
+        decide(page(slot), now=NOW, rng=rng).slots[slot.key].promotion for _ in range(1000)
+    )
+
+    assert 0.85 < shown[heavy] / 1000 < 0.95
+
+
+def test_optimised_rotation_prefers_the_creative_that_is_clicked(slot):
+    good, poor = PromotionFactory.create(), PromotionFactory.create()
+    CampaignFactory.create(
+        slots=[slot], promotions=[good, poor], rotation=Campaign.Rotation.OPTIMISED
+    )
+    get_counters().set(
+        {
+            keys.promotion_served(good.pk): 1000,
+            keys.promotion_clicks(good.pk): 50,
+            keys.promotion_served(poor.pk): 1000,
+            keys.promotion_clicks(poor.pk): 10,
+        }
+    )
+    rng = random.Random(3)
+
+    shown = Counter(
+        decide(page(slot), now=NOW, rng=rng).slots[slot.key].promotion for _ in range(500)
+    )
+
+    assert shown[good] > 0.95 * 500
+
+
+def test_optimised_rotation_still_tries_unproven_creatives(slot):
+    proven, fresh = PromotionFactory.create(), PromotionFactory.create()
+    CampaignFactory.create(
+        slots=[slot], promotions=[proven, fresh], rotation=Campaign.Rotation.OPTIMISED
+    )
+    get_counters().set({keys.promotion_served(proven.pk): 200, keys.promotion_clicks(proven.pk): 2})
+    rng = random.Random(3)
+
+    shown = Counter(
+        decide(page(slot), now=NOW, rng=rng).slots[slot.key].promotion for _ in range(500)
+    )
+
+    assert shown[fresh] > 50
+
+
+def test_unknown_slots_are_refused_or_skipped(slot):
+    with pytest.raises(UnknownSlots) as refused:
+        run(PageContext(slot_keys=("sidebar-top", "nope")))
+    assert refused.value.keys == ("nope",)
+
+    skipped = decide(
+        PageContext(slot_keys=("sidebar-top", "nope")),
+        now=NOW,
+        rng=random.Random(1),
+        skip_unknown=True,
+    )
+    assert list(skipped.slots) == ["sidebar-top"]
+
+
+def test_same_seed_same_decision():
+    slots = [SlotFactory.create() for _ in range(4)]
+    for _ in range(10):
+        CampaignFactory.create(slots=slots, promotions=2)
+
+    def chosen(seed):
+        return [d.promotion.pk for d in run(page(*slots), seed=seed).slots.values()]
+
+    assert chosen(5) == chosen(5)
+    assert len({tuple(chosen(seed)) for seed in range(10)}) > 1
+
+
+def test_no_sql_after_warm_up(django_assert_num_queries):
+    slots = [SlotFactory.create() for _ in range(4)]
+    for index in range(20):
+        CampaignFactory.create(
+            slots=slots[index % 2 :],
+            daily_cap=100,
+            goal_impressions=1000,
+            frequency_cap=2,
+            rotation=Campaign.Rotation.OPTIMISED,
+            promotions=2,
+        )
+    context = page(*slots, consent=True, visitor_key="reader-a", tags=frozenset({"ki"}))
+    run(context)
+
+    with django_assert_num_queries(0):
+        for seed in range(20):
+            run(context, seed=seed)
+
+
+class CountingCounters:
+    def __init__(self):
+        self.inner = get_counters()
+        self.reads = 0
+
+    def read(self, wanted):
+        self.reads += 1
+        return self.inner.read(wanted)
+
+
+def test_one_counter_round_trip_per_decision():
+    slots = [SlotFactory.create() for _ in range(4)]
+    for _ in range(10):
+        CampaignFactory.create(slots=slots, daily_cap=100, frequency_cap=3)
+    counting = CountingCounters()
+    own = Engine(counters=lambda: counting)
+    own.decide(page(*slots), now=NOW, rng=random.Random(1))  # builds the snapshot
+    counting.reads = 0
+
+    for seed in range(10):
+        own.decide(page(*slots, visitor_key="r"), now=NOW, rng=random.Random(seed))
+
+    assert counting.reads == 10
+
+
+def test_version_bump_rebuilds_the_snapshot(slot):
+    run(page(slot))
+    campaign = CampaignFactory.create(slots=[slot])
+    # the test transaction never commits, so nothing bumped the version yet
+    assert run(page(slot)).slots["sidebar-top"].campaign is None
+
+    bump_version()
+
+    assert run(page(slot)).slots["sidebar-top"].campaign.id == campaign.pk
+
+
+def test_explain_lists_every_candidate_of_the_slot(slot):
+    chosen = CampaignFactory.create(kind=Campaign.Kind.SPONSORSHIP, slots=[slot])
+    lost = CampaignFactory.create(kind=Campaign.Kind.SPONSORSHIP, slots=[slot], weight=1)
+    lower = CampaignFactory.create(slots=[slot])
+    off = CampaignFactory.create(slots=[slot], languages=["en"])
+    chosen.weight = 10_000
+    Campaign.objects.filter(pk=chosen.pk).update(weight=10_000)
+
+    decision = run(page(slot), explain=True)
+
+    reasons = {v.campaign.id: v.reason for v in decision.slots["sidebar-top"].verdicts}
+    assert reasons == {
+        chosen.pk: Reason.CHOSEN,
+        lost.pk: Reason.LOST_LOTTERY,
+        lower.pk: Reason.OUTRANKED,
+        off.pk: Reason.LANGUAGE,
+    }
+    assert all(v.label for v in decision.slots["sidebar-top"].verdicts)
+
+
+def test_record_served_counts_campaign_promotion_and_visitor(slot):
+    campaign = CampaignFactory.create(slots=[slot])
+    decision = run(page(slot, consent=True, visitor_key="reader-a"))
+
+    record_served(decision, now=NOW)
+    record_served(decision, now=NOW)
+
+    promotion = decision.slots["sidebar-top"].promotion
+    assert get_counters().read(
+        [
+            keys.served_today(DAY, campaign.pk),
+            keys.served_total(campaign.pk),
+            keys.promotion_served(promotion.pk),
+            keys.frequency(DAY, "reader-a", campaign.pk),
+        ]
+    ) == [2, 2, 2, 2]
+
+
+def test_previews_are_not_counted(slot):
+    campaign = CampaignFactory.create(slots=[slot])
+
+    record_served(run(page(slot, preview=True)), now=NOW)
+
+    assert get_counters().read([keys.served_total(campaign.pk)]) == [0]
