@@ -6,10 +6,15 @@ Status is never set by hand: these functions and the rotation task keep it true.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from . import counters as keys
+from .counters import Counters, get_counters
+from .decision import berlin_day
 from .models import Campaign, CampaignPromotion
 
 
@@ -78,3 +83,57 @@ def do_duplicate(campaign: Campaign, *, now: dt.datetime) -> Campaign:
 
 def promotions_of(campaign: Campaign) -> list[CampaignPromotion]:
     return list(campaign.campaign_promotions.select_related("promotion"))
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a campaign is, from the live counters, against its goal and its schedule."""
+
+    served: int
+    clicks: int
+    served_today: int
+    goal: int | None
+    done: float | None
+    scheduled: float | None
+
+    @property
+    def pace(self) -> float | None:
+        """Delivered share over scheduled share: 1.0 is on time, below is behind."""
+        if self.done is None or not self.scheduled:
+            return None
+        return self.done / self.scheduled
+
+
+def campaign_progress(
+    campaigns: Sequence[Campaign], *, now: dt.datetime, counters: Counters | None = None
+) -> dict[int, Progress]:
+    """Progress of many campaigns with one read of the counters."""
+    counters = counters or get_counters()
+    day = berlin_day(now)
+    wanted = []
+    for campaign in campaigns:
+        wanted += [
+            keys.served_total(campaign.pk),
+            keys.clicks_total(campaign.pk),
+            keys.served_today(day, campaign.pk),
+        ]
+    values = iter(counters.read(wanted))
+    progress = {}
+    for campaign in campaigns:
+        served, clicks, today = next(values), next(values), next(values)
+        goal = campaign.goal_impressions or campaign.goal_clicks
+        reached = served if campaign.goal_impressions else clicks
+        scheduled = None
+        if campaign.ends_at is not None:
+            total = (campaign.ends_at - campaign.starts_at).total_seconds()
+            elapsed = (min(now, campaign.ends_at) - campaign.starts_at).total_seconds()
+            scheduled = max(0.0, min(1.0, elapsed / total))
+        progress[campaign.pk] = Progress(
+            served=served,
+            clicks=clicks,
+            served_today=today,
+            goal=goal,
+            done=min(1.0, reached / goal) if goal else None,
+            scheduled=scheduled,
+        )
+    return progress
