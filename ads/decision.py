@@ -212,7 +212,9 @@ class CampaignEntry:
 
     def counter_keys(self, day: dt.date, visitor_key: str | None) -> list[str]:
         """The live counters this campaign's caps, goals, pacing and rotation read."""
-        wanted = [keys.served_today(day, self.id)]
+        wanted = []
+        if self.daily_cap is not None or self.daily_target is not None:
+            wanted.append(keys.served_today(day, self.id))
         if self.goal_impressions:
             wanted.append(keys.served_total(self.id))
         if self.goal_clicks:
@@ -422,7 +424,7 @@ def _dynamic(
     day_elapsed: float,
 ) -> tuple[Reason | None, float]:
     """Why caps, goals or pacing hold the campaign back now; else its lottery weight."""
-    served = counts[keys.served_today(day, entry.id)]
+    served = counts.get(keys.served_today(day, entry.id), 0)
     if entry.daily_cap is not None and served >= entry.daily_cap:
         return Reason.DAILY_CAP, 0.0
     if entry.goal_impressions and counts[keys.served_total(entry.id)] >= entry.goal_impressions:
