@@ -21,6 +21,7 @@ import zoneinfo
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 from django.db.models import Prefetch, prefetch_related_objects
 from django.utils.translation import gettext_lazy as _
@@ -236,9 +237,9 @@ class Snapshot:
     slots: dict[str, Slot]
     by_slot: dict[str, tuple[CampaignEntry, ...]]
     built_at: dt.datetime
-    # Rendered slot HTML by (slot, promotion, language, inquiry URL); filled lazily,
+    # Rendered slots (HTML, structured fields) filled lazily by ``ads.slots`` and
     # discarded with the snapshot, so a changed promotion never shows stale HTML.
-    html: dict[tuple[str, int | None, str, str], str] = field(default_factory=dict)
+    rendered: dict[tuple[object, ...], Any] = field(default_factory=dict)
 
 
 def build_snapshot(version: int, *, now: dt.datetime) -> Snapshot:

@@ -21,18 +21,34 @@ def slot_html(decision: Decision, key: str, *, inquiry_url: str) -> str:
     decided = decision.slots[key]
     preview = decision.page.preview
     promotion_id = decided.promotion.pk if decided.promotion is not None else None
-    memo_key = (key, promotion_id, f"{get_language()}:{int(preview)}", inquiry_url)
-    html = decision.snapshot.html.get(memo_key)
+    memo_key = ("html", key, promotion_id, get_language(), preview, inquiry_url)
+    html = decision.snapshot.rendered.get(memo_key)
     if html is None:
         html = str(
             render_slot(decided.slot, decided.promotion, inquiry_url=inquiry_url, preview=preview)
         )
-        decision.snapshot.html[memo_key] = html
+        decision.snapshot.rendered[memo_key] = html
     return html
 
 
-def slot_data(decided: SlotDecision) -> dict[str, Any]:
-    """The structured fields of a decided slot, for pages that render it themselves."""
+def slot_data(decision: Decision, key: str) -> dict[str, Any]:
+    """The structured fields of a decided slot, for pages that render it themselves.
+
+    Kept with the snapshot like the HTML; callers must not change the dict."""
+    decided = decision.slots[key]
+    memo_key = (
+        "data",
+        key,
+        decided.promotion.pk if decided.promotion else None,
+        decided.campaign.id if decided.campaign else None,
+    )
+    data = decision.snapshot.rendered.get(memo_key)
+    if data is None:
+        data = decision.snapshot.rendered[memo_key] = _slot_data(decided)
+    return data
+
+
+def _slot_data(decided: SlotDecision) -> dict[str, Any]:
     slot, promotion = decided.slot, decided.promotion
     data: dict[str, Any] = {
         "key": slot.key,

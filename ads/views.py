@@ -143,7 +143,7 @@ def decisions(request: HttpRequest) -> HttpResponse:
     with translation.override(page.language):
         inquiry_url = reverse("portal:advertise")
         slots = [
-            {**slot_data(decided), "html": slot_html(decision, key, inquiry_url=inquiry_url)}
-            for key, decided in decision.slots.items()
+            {**slot_data(decision, key), "html": slot_html(decision, key, inquiry_url=inquiry_url)}
+            for key in decision.slots
         ]
     return JsonResponse({"slots": slots})
