@@ -18,7 +18,7 @@ from typing import Protocol
 import redis
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from .models import LiveCounter
@@ -114,11 +114,18 @@ class DatabaseCounters:
         return [found.get(key, 0) for key in keys]
 
     def add(self, increments: Mapping[str, int], *, expiring: str, ttl: dt.timedelta) -> None:
+        now = timezone.now()
         with transaction.atomic():
             for key, amount in increments.items():
-                expires_at = timezone.now() + ttl if key.startswith(expiring) else None
+                expires_at = now + ttl if key.startswith(expiring) else None
+                # An expired row lingers until the rotation deletes it; as in Redis, a key
+                # counted after it expired starts again from zero.
                 updated = LiveCounter.objects.filter(key=key).update(
-                    value=F("value") + amount, expires_at=expires_at
+                    value=Case(
+                        When(expires_at__lte=now, then=Value(amount)),
+                        default=F("value") + amount,
+                    ),
+                    expires_at=expires_at,
                 )
                 if not updated:
                     _counter, created = LiveCounter.objects.get_or_create(

@@ -640,13 +640,3 @@ def decide(
 ) -> Decision:
     """Fill all slots of ``page`` with this process's engine (see ``Engine.decide``)."""
     return engine.decide(page, now=now, rng=rng, explain=explain, skip_unknown=skip_unknown)
-
-
-def record_served(decision: Decision, *, now: dt.datetime) -> None:
-    """Count what a page view showed, in one round trip. Not for previews."""
-    if decision.page.preview:
-        return
-    day = berlin_day(now)
-    increments = served_increments(decision, day=day)
-    if increments:
-        get_counters().add(increments, expiring=keys.day_prefix(day), ttl=keys.DAY_TTL)

@@ -1,7 +1,8 @@
-"""Device class from the user agent, for device targeting."""
+"""What the user agent says: the device class for targeting, and whether it is a bot."""
 
 import functools
 
+import crawleruseragents
 from user_agents import parse
 
 
@@ -18,3 +19,9 @@ def device_class(user_agent: str) -> str:
     if parsed.is_mobile:
         return "mobile"
     return "desktop"
+
+
+@functools.lru_cache(maxsize=4096)
+def is_bot(user_agent: str) -> bool:
+    """A known crawler, by the crawler-user-agents list (matching costs ~0.2 ms)."""
+    return crawleruseragents.is_crawler(user_agent[:512])

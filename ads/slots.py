@@ -9,26 +9,48 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
 from django.utils.translation import get_language
 
 from promotions.rendering import picture_for, render_slot
 
 from .decision import Decision, SlotDecision
+from .tracking import PLACEHOLDER
 
 
-def slot_html(decision: Decision, key: str, *, inquiry_url: str) -> str:
-    """The HTML of slot ``key`` as decided: its promotion, or its fallback."""
+def tracking_urls(nonce: str, *, base: str = "") -> tuple[str, str]:
+    """The click and view URLs of a nonce; ``base`` makes them absolute."""
+    return (
+        base + reverse("track-click", args=[nonce]),
+        base + reverse("track-view", args=[nonce]),
+    )
+
+
+def slot_html(
+    decision: Decision, key: str, *, inquiry_url: str, nonce: str | None = None, base: str = ""
+) -> str:
+    """The HTML of slot ``key`` as decided: its promotion, or its fallback; with the
+    nonce's click and view URLs when the slot was counted."""
     decided = decision.slots[key]
     preview = decision.page.preview
     promotion_id = decided.promotion.pk if decided.promotion is not None else None
-    memo_key = ("html", key, promotion_id, get_language(), preview, inquiry_url)
+    tracked = bool(nonce) and decided.campaign is not None
+    memo_key = ("html", key, promotion_id, get_language(), preview, inquiry_url, tracked, base)
     html = decision.snapshot.rendered.get(memo_key)
     if html is None:
+        click_url, view_url = tracking_urls(PLACEHOLDER, base=base) if tracked else ("", "")
         html = str(
-            render_slot(decided.slot, decided.promotion, inquiry_url=inquiry_url, preview=preview)
+            render_slot(
+                decided.slot,
+                decided.promotion,
+                inquiry_url=inquiry_url,
+                preview=preview,
+                click_url=click_url,
+                view_url=view_url,
+            )
         )
         decision.snapshot.rendered[memo_key] = html
-    return html
+    return html.replace(PLACEHOLDER, nonce) if tracked and nonce else html
 
 
 def slot_data(decision: Decision, key: str) -> dict[str, Any]:

@@ -12,17 +12,18 @@ import random
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
-from .decision import PageContext, UnknownSlots, berlin_day, decide, record_served
+from .decision import PageContext, UnknownSlots, berlin_day, decide
 from .devices import device_class
 from .models import Campaign
 from .problems import problem
-from .slots import slot_data, slot_html
+from .slots import slot_data, slot_html, tracking_urls
+from .tracking import CLICK, VIEW, record_event, record_served, refusal
 from .visitors import visitor_key_for
 
 MAX_SLOTS = 20
@@ -139,11 +140,56 @@ def decisions(request: HttpRequest) -> HttpResponse:
             _("Diese Slots gibt es nicht: %(keys)s") % {"keys": ", ".join(unknown.keys)},
             errors={"slots": list(unknown.keys)},
         )
-    record_served(decision, now=now)
+    nonces = record_served(decision, now=now, refuse=refusal(request.headers.get("User-Agent", "")))
+    base = f"{request.scheme}://{request.get_host()}"
     with translation.override(page.language):
-        inquiry_url = reverse("portal:advertise")
-        slots = [
-            {**slot_data(decision, key), "html": slot_html(decision, key, inquiry_url=inquiry_url)}
-            for key in decision.slots
-        ]
+        inquiry_url = base + reverse("portal:advertise")
+        slots = []
+        for key in decision.slots:
+            nonce = nonces.get(key)
+            click_url, view_url = tracking_urls(nonce, base=base) if nonce else (None, None)
+            slots.append(
+                {
+                    **slot_data(decision, key),
+                    "click_url": click_url,
+                    "view_url": view_url,
+                    "html": slot_html(
+                        decision, key, inquiry_url=inquiry_url, nonce=nonce, base=base
+                    ),
+                }
+            )
     return JsonResponse({"slots": slots})
+
+
+def _track(request: HttpRequest, event: str, nonce: str) -> Any:
+    return record_event(
+        event,
+        nonce,
+        now=timezone.now(),
+        user_agent=request.headers.get("User-Agent", ""),
+        ip_address=request.META.get("REMOTE_ADDR", ""),
+    )
+
+
+@csrf_exempt
+def track_view(request: HttpRequest, nonce: str) -> HttpResponse:
+    """``/t/v/<nonce>``: a viewable impression, sent by ``litfass.js`` (a beacon POST, or a
+    GET for an image where beacons are missing). Always 204: the page has nothing to
+    learn from whether it counted."""
+    if request.method not in ("POST", "GET"):
+        return HttpResponse(status=405, headers={"Allow": "GET, POST"})
+    _track(request, VIEW, nonce)
+    return HttpResponse(status=204, headers={"Cache-Control": "no-store"})
+
+
+def track_click(request: HttpRequest, nonce: str) -> HttpResponse:
+    """``/t/c/<nonce>``: count the click once and redirect to the destination stored with
+    the nonce. The URL carries no destination, so this can never be an open redirect."""
+    outcome = _track(request, CLICK, nonce)
+    if not outcome.destination:
+        # Unknown or expired: the reader still wants somewhere to go.
+        return HttpResponseRedirect(reverse("portal:home"))
+    response = HttpResponseRedirect(outcome.destination)
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "origin"
+    return response

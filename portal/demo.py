@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 import secrets
 from dataclasses import dataclass
-from typing import Any
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
+from ads.urls import tracking_patterns
 from promotions.views import rendition_file
 
 from . import views
@@ -30,5 +31,6 @@ urlpatterns = [
     ),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("ads.urls")),
+    path("t/", include(tracking_patterns)),
     *i18n_patterns(path("", include((portal_patterns, "portal"))), prefix_default_language=False),
 ]

@@ -11,8 +11,9 @@ from django.utils.translation import get_language
 from django.views.decorators.http import require_http_methods
 from taggit.models import Tag
 
-from ads.decision import PageContext, berlin_day, decide, record_served
+from ads.decision import PageContext, berlin_day, decide
 from ads.devices import device_class
+from ads.tracking import record_served, refusal
 from ads.visitors import visitor_key_for
 
 from . import consent
@@ -37,6 +38,7 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
     # Drafts and scheduled articles are visible to editors only, as a preview.
     if is_preview and not request.user.is_staff:
         return render(request, "404.html", status=404)
+    page_user_agent = request.headers.get("User-Agent", "")
     chosen: consent.Consent = request.consent  # type: ignore[attr-defined]
     consented = chosen.statistics or chosen.marketing
     page = PageContext(
@@ -45,19 +47,19 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
         tags=frozenset(tag.slug for tag in article.tags.all()),
         section=article.section.slug if article.section else "",
         language=get_language(),
-        device=device_class(request.headers.get("User-Agent", "")),
+        device=device_class(page_user_agent),
         consent=consented,
         visitor_key=visitor_key_for(request, consented=consented, day=berlin_day(now)),
         preview=is_preview,
     )
     decision = decide(page, now=now, rng=_lottery, skip_unknown=True)
-    # Editors looking at the site are not an audience: nothing they see is counted.
-    if not request.user.is_staff:
-        record_served(decision, now=now)
+    # Editors looking at the site are not an audience: what they see is never billed.
+    refuse = "staff" if request.user.is_staff else refusal(page_user_agent)
+    nonces = record_served(decision, now=now, refuse=refuse)
     return render(
         request,
         "portal/article_detail.html",
-        {"article": article, "is_preview": is_preview, "decision": decision},
+        {"article": article, "is_preview": is_preview, "decision": decision, "nonces": nonces},
     )
 
 

@@ -51,10 +51,14 @@ def render_slot(
     *,
     inquiry_url: str = "",
     preview: bool = False,
+    click_url: str = "",
+    view_url: str = "",
 ) -> SafeString:
     """The HTML of a slot: its label and promotion, or its fallback when none is given.
 
-    Always the slot's reserved size, so filling it never shifts the layout.
+    Always the slot's reserved size, so filling it never shifts the layout. With
+    ``click_url`` the link goes there (a counting redirect) instead of straight to the
+    destination; ``view_url`` is where the page's script reports a viewable impression.
     """
     if promotion is None and slot.fallback == Slot.Fallback.HOUSE:
         promotion = slot.house_promotion
@@ -69,5 +73,7 @@ def render_slot(
             "show_inquiry": promotion is None and slot.fallback == Slot.Fallback.INQUIRY,
             "inquiry_url": inquiry_url,
             "preview": preview,
+            "click_url": click_url,
+            "view_url": view_url,
         },
     )

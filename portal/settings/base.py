@@ -111,6 +111,10 @@ CORS_URLS_REGEX = r"^/api/v1/decisions$"
 CORS_ALLOW_ALL_ORIGINS = True
 CORS_ALLOW_CREDENTIALS = False
 
+# Views and clicks per visitor (IP and user agent) and minute; more are refused as
+# "rate_limit". A page has a handful of slots, so a reader never comes close.
+LITFASS_TRACKING_RATE_LIMIT = env.int("LITFASS_TRACKING_RATE_LIMIT", default=60)
+
 # The public decision endpoint takes a small JSON body; anything larger is refused.
 LITFASS_DECISION_MAX_BYTES = env.int("LITFASS_DECISION_MAX_BYTES", default=8192)
 
@@ -128,6 +132,11 @@ CELERY_BEAT_SCHEDULE = {
     "portal.clear_expired_sessions": {
         "task": "portal.tasks.clear_expired_sessions",
         "schedule": 60 * 60 * 24,
+    },
+    "ads.flush_events": {
+        "task": "ads.tasks.flush_events",
+        "schedule": 10,
+        "options": {"expires": 9},
     },
     "ads.rotate_campaigns": {
         "task": "ads.tasks.rotate_campaigns",

@@ -25,4 +25,10 @@ def slot(context: template.Context, key: str) -> str:
     decision = context.get("decision")
     if decision is None or key not in decision.slots:
         return ""
-    return mark_safe(slot_html(decision, key, inquiry_url=reverse("portal:advertise")))  # noqa: S308
+    html = slot_html(
+        decision,
+        key,
+        inquiry_url=reverse("portal:advertise"),
+        nonce=(context.get("nonces") or {}).get(key),
+    )
+    return mark_safe(html)  # noqa: S308  (rendered by the slot template, escaped there)

@@ -14,9 +14,9 @@ from ads.decision import (
     decide,
     engine,
     pace_factor,
-    record_served,
 )
 from ads.models import Campaign
+from ads.tracking import record_served
 from promotions.models import Promotion, Slot
 from tests.factories import AdvertiserFactory, CampaignFactory, PromotionFactory, SlotFactory
 

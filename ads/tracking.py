@@ -1,0 +1,397 @@
+"""Counting what readers were shown, saw and clicked: nonces, events, filtering.
+
+Each filled slot gets a nonce that carries the facts needed to count it (campaign,
+promotion, slot, destination, served time, visitor key when consented) and lives two
+hours. Served events are recorded with the decision; a view and a click count once per
+nonce, decided by an atomic check-and-set in Redis (``HSETNX`` inside one Lua script),
+never by a read followed by a write. Every refused event is recorded too, with its
+reason, so reports show invalid traffic instead of hiding it.
+
+With Redis, events are appended to one stream in the same round trip; Celery beat
+flushes the stream into the rollups (``ads.rollups``). Without Redis (the embedded
+default) the same functions write nonces and rollups to the database directly.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Protocol
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from . import counters as keys
+from .counters import DAY_TTL, DatabaseCounters, redis_client
+from .decision import Decision, berlin_day, served_increments
+from .devices import is_bot
+from .models import FilterReason, Nonce
+
+NONCE_TTL = dt.timedelta(hours=2)
+STREAM = f"{keys.PREFIX}:events"
+# A page has a handful of slots, each one view and maybe one click: a visitor (IP and
+# user agent) sending more than this per minute is a script.
+RATE_WINDOW_SECONDS = 60
+
+SERVED, VIEW, CLICK = "served", "view", "click"
+PLACEHOLDER = "__litfass_nonce__"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One served, view or click event; ``reason`` is empty when it counts."""
+
+    event: str
+    campaign: int
+    promotion: int
+    slot: int
+    at: int
+    visitor: str = ""
+    reason: str = ""
+
+    def encode(self) -> str:
+        return (
+            f"{self.event}|{self.campaign}|{self.promotion}|{self.slot}|{self.at}|"
+            f"{self.visitor}|{self.reason}"
+        )
+
+    @classmethod
+    def decode(cls, raw: bytes | str) -> Event:
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        event, campaign, promotion, slot, at, visitor, reason = text.split("|")
+        return cls(event, int(campaign), int(promotion), int(slot), int(at), visitor, reason)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to a view or click: counted (``reason == ""``) or refused."""
+
+    reason: str
+    destination: str
+
+    @property
+    def counted(self) -> bool:
+        return not self.reason
+
+
+def _signature(token: str) -> str:
+    digest = hmac.new(
+        settings.SECRET_KEY.encode(), f"litfass-nonce:{token}".encode(), hashlib.sha256
+    ).digest()
+    return base64.urlsafe_b64encode(digest[:9]).decode()
+
+
+def new_nonce() -> str:
+    """128 random bits and a signature, so forged nonces are refused without a lookup."""
+    token = secrets.token_urlsafe(16)
+    return f"{token}.{_signature(token)}"
+
+
+def check_nonce(nonce: str) -> bool:
+    token, _dot, signature = nonce.partition(".")
+    return bool(token) and len(nonce) <= 64 and hmac.compare_digest(signature, _signature(token))
+
+
+def nonce_key(nonce: str) -> str:
+    return f"{keys.PREFIX}:nonce:{nonce}"
+
+
+def rate_key(ip_address: str, user_agent: str, *, now: dt.datetime) -> str:
+    """A per-minute key for rate limiting: a keyed hash, never the IP address itself."""
+    digest = hmac.new(
+        settings.SECRET_KEY.encode(),
+        f"litfass-rate:{berlin_day(now)}:{ip_address}\n{user_agent}".encode(),
+        hashlib.sha256,
+    ).hexdigest()[:24]
+    return f"{keys.PREFIX}:rate:{digest}:{int(now.timestamp()) // RATE_WINDOW_SECONDS}"
+
+
+def refusal(user_agent: str) -> str:
+    """The reason to refuse every event from this user agent, or ``""``."""
+    if not user_agent.strip():
+        return FilterReason.NO_USER_AGENT
+    if is_bot(user_agent):
+        return FilterReason.BOT
+    return ""
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    nonce: str
+    campaign: int
+    promotion: int
+    slot: int
+    destination: str
+
+
+class EventStore(Protocol):
+    def served(
+        self,
+        items: list[Served],
+        *,
+        now: dt.datetime,
+        visitor: str,
+        reason: str,
+        increments: dict[str, int],
+    ) -> None: ...
+
+    def track(
+        self, event: str, nonce: str, *, now: dt.datetime, refuse: str, rate: str
+    ) -> Outcome: ...
+
+    def refused(self, event: str, reason: str, *, now: dt.datetime) -> None: ...
+
+
+# One round trip for a view or a click: look the nonce up, apply the rate limit, set the
+# event on the nonce only if it is not set yet (HSETNX: concurrent duplicates count
+# once), append the event (or its refusal) to the stream and count clicks.
+_TRACK = """
+local f = redis.call('HMGET', KEYS[1], 'c', 'p', 's', 'd', 'v', 'x')
+local ev, ts = ARGV[1], ARGV[2]
+if not f[1] then
+  redis.call('XADD', KEYS[2], '*', 'e', ev .. '|0|0|0|' .. ts .. '||unknown_nonce')
+  return {'unknown_nonce', ''}
+end
+local c, p, s, d, v, x = f[1], f[2], f[3], f[4], f[5] or '', f[6] or ''
+local reason = ARGV[3]
+if reason == '' then reason = x end
+if reason == '' then
+  local n = redis.call('INCR', KEYS[3])
+  if n == 1 then redis.call('EXPIRE', KEYS[3], ARGV[8]) end
+  if n > tonumber(ARGV[4]) then reason = 'rate_limit' end
+end
+if reason == '' and redis.call('HSETNX', KEYS[1], ev, ts) == 0 then reason = 'replay' end
+local head = ev .. '|' .. c .. '|' .. p .. '|' .. s .. '|' .. ts .. '|'
+if reason ~= '' then
+  redis.call('XADD', KEYS[2], '*', 'e', head .. '|' .. reason)
+  return {reason, d}
+end
+redis.call('XADD', KEYS[2], '*', 'e', head .. v .. '|')
+if ev == 'click' then
+  redis.call('INCR', ARGV[5] .. 'total:clicks:' .. c)
+  redis.call('INCR', ARGV[5] .. 'total:promotion-clicks:' .. p)
+  local today = ARGV[5] .. ARGV[6] .. ':clicks:' .. c
+  redis.call('INCR', today)
+  redis.call('EXPIRE', today, ARGV[7])
+end
+return {'', d}
+"""
+
+
+class RedisEventStore:
+    def __init__(self) -> None:
+        self.client = redis_client()
+        self._track = self.client.register_script(_TRACK)
+
+    def served(
+        self,
+        items: list[Served],
+        *,
+        now: dt.datetime,
+        visitor: str,
+        reason: str,
+        increments: dict[str, int],
+    ) -> None:
+        at = int(now.timestamp())
+        ttl = int(NONCE_TTL.total_seconds())
+        pipe = self.client.pipeline(transaction=False)
+        for item in items:
+            key = nonce_key(item.nonce)
+            facts: dict[str, str | int] = {
+                "c": item.campaign,
+                "p": item.promotion,
+                "s": item.slot,
+                "d": item.destination,
+                "t": at,
+            }
+            if visitor:
+                facts["v"] = visitor
+            if reason:
+                facts["x"] = reason
+            pipe.hset(key, mapping=facts)  # type: ignore[arg-type]
+            pipe.expire(key, ttl)
+            event = Event(SERVED, item.campaign, item.promotion, item.slot, at, visitor, reason)
+            pipe.xadd(STREAM, {"e": event.encode()})
+        expiring = keys.day_prefix(berlin_day(now))
+        for key, amount in increments.items():
+            pipe.incrby(key, amount)
+            if key.startswith(expiring):
+                pipe.expire(key, DAY_TTL)
+        pipe.execute()
+
+    def track(self, event: str, nonce: str, *, now: dt.datetime, refuse: str, rate: str) -> Outcome:
+        reason, destination = self._track(
+            keys=[nonce_key(nonce), STREAM, rate],
+            args=[
+                event,
+                int(now.timestamp()),
+                refuse,
+                settings.LITFASS_TRACKING_RATE_LIMIT,
+                f"{keys.PREFIX}:",
+                berlin_day(now).isoformat(),
+                int(DAY_TTL.total_seconds()),
+                RATE_WINDOW_SECONDS,
+            ],
+        )
+        return Outcome(reason.decode(), destination.decode())
+
+    def refused(self, event: str, reason: str, *, now: dt.datetime) -> None:
+        self.client.xadd(
+            STREAM, {"e": Event(event, 0, 0, 0, int(now.timestamp()), "", reason).encode()}
+        )
+
+
+class DatabaseEventStore:
+    """The embedded default: nonces in the database, events straight into the rollups."""
+
+    def __init__(self) -> None:
+        self.counters = DatabaseCounters()
+
+    def served(
+        self,
+        items: list[Served],
+        *,
+        now: dt.datetime,
+        visitor: str,
+        reason: str,
+        increments: dict[str, int],
+    ) -> None:
+        from .rollups import apply
+
+        at = int(now.timestamp())
+        with transaction.atomic():
+            Nonce.objects.bulk_create(
+                [
+                    Nonce(
+                        key=item.nonce,
+                        campaign_id_seen=item.campaign,
+                        promotion_id_seen=item.promotion,
+                        slot_id_seen=item.slot,
+                        destination=item.destination,
+                        visitor_key=visitor,
+                        flag=reason,
+                        expires_at=now + NONCE_TTL,
+                    )
+                    for item in items
+                ]
+            )
+            apply(
+                [Event(SERVED, i.campaign, i.promotion, i.slot, at, visitor, reason) for i in items]
+            )
+            if increments:
+                self.counters.add(
+                    increments, expiring=keys.day_prefix(berlin_day(now)), ttl=DAY_TTL
+                )
+
+    def track(self, event: str, nonce: str, *, now: dt.datetime, refuse: str, rate: str) -> Outcome:
+        from .rollups import apply
+
+        at = int(now.timestamp())
+        with transaction.atomic():
+            found = Nonce.objects.filter(key=nonce, expires_at__gt=now).first()
+            if found is None:
+                apply([Event(event, 0, 0, 0, at, "", FilterReason.UNKNOWN_NONCE)])
+                return Outcome(FilterReason.UNKNOWN_NONCE, "")
+            reason = refuse or found.flag
+            if not reason:
+                self.counters.add({rate: 1}, expiring=rate, ttl=dt.timedelta(minutes=2))
+                if self.counters.read([rate])[0] > settings.LITFASS_TRACKING_RATE_LIMIT:
+                    reason = FilterReason.RATE_LIMIT
+            field = "viewed" if event == VIEW else "clicked"
+            # The conditional UPDATE is the check-and-set: only one request flips it.
+            if not reason and not Nonce.objects.filter(key=nonce, **{field: False}).update(
+                **{field: True}
+            ):
+                reason = FilterReason.REPLAY
+            ids = (found.campaign_id_seen, found.promotion_id_seen, found.slot_id_seen)
+            apply([Event(event, *ids, at, "" if reason else found.visitor_key, reason)])
+            if not reason and event == CLICK:
+                campaign, promotion = ids[0], ids[1]
+                self.counters.add(
+                    {
+                        keys.clicks_total(campaign): 1,
+                        keys.promotion_clicks(promotion): 1,
+                        keys.clicks_today(berlin_day(now), campaign): 1,
+                    },
+                    expiring=keys.day_prefix(berlin_day(now)),
+                    ttl=DAY_TTL,
+                )
+            return Outcome(reason, found.destination)
+
+    def refused(self, event: str, reason: str, *, now: dt.datetime) -> None:
+        from .rollups import apply
+
+        apply([Event(event, 0, 0, 0, int(now.timestamp()), "", reason)])
+
+
+def event_store() -> EventStore:
+    return RedisEventStore() if settings.REDIS_URL else DatabaseEventStore()
+
+
+_store: EventStore | None = None
+
+
+def _current_store() -> EventStore:
+    global _store
+    if _store is None:
+        _store = event_store()
+    return _store
+
+
+def record_served(decision: Decision, *, now: dt.datetime, refuse: str = "") -> dict[str, str]:
+    """Give each filled slot a nonce and record it as served, in one round trip.
+
+    ``refuse`` (preview, staff, bot, no user agent) records the slots as refused instead:
+    they get nonces, so their views and clicks are refused with the same reason.
+    Returns the nonces by slot key.
+    """
+    filled = [(key, d) for key, d in decision.slots.items() if d.campaign and d.promotion]
+    if not filled:
+        return {}
+    reason = refuse or (FilterReason.PREVIEW if decision.page.preview else "")
+    items = [
+        Served(
+            nonce=new_nonce(),
+            campaign=decided.campaign.id,  # type: ignore[union-attr]
+            promotion=decided.promotion.pk,  # type: ignore[union-attr]
+            slot=decided.slot.pk,
+            destination=decided.promotion.destination_url,  # type: ignore[union-attr]
+        )
+        for _key, decided in filled
+    ]
+    increments = {} if reason else served_increments(decision, day=berlin_day(now))
+    _current_store().served(
+        items,
+        now=now,
+        visitor=decision.page.visitor_key or "",
+        reason=reason,
+        increments=increments,
+    )
+    return {key: item.nonce for (key, _d), item in zip(filled, items, strict=True)}
+
+
+def record_event(
+    event: str,
+    nonce: str,
+    *,
+    now: dt.datetime | None = None,
+    user_agent: str,
+    ip_address: str,
+) -> Outcome:
+    """Count a view or click of ``nonce`` once, or record why not."""
+    now = now or timezone.now()
+    if not check_nonce(nonce):
+        _current_store().refused(event, FilterReason.UNKNOWN_NONCE, now=now)
+        return Outcome(FilterReason.UNKNOWN_NONCE, "")
+    return _current_store().track(
+        event,
+        nonce,
+        now=now,
+        refuse=refusal(user_agent),
+        rate=rate_key(ip_address, user_agent, now=now),
+    )
