@@ -1,0 +1,276 @@
+import random
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ads import tracking
+from ads.counters import redis_client
+from ads.decision import PageContext, decide
+from ads.models import DailyRollup, FilteredRollup, HourlyRollup, Nonce
+from ads.rollups import flush
+from ads.tracking import (
+    CLICK,
+    STREAM,
+    VIEW,
+    DatabaseEventStore,
+    Event,
+    check_nonce,
+    new_nonce,
+    nonce_key,
+    record_event,
+    record_served,
+)
+from tests.factories import CampaignFactory, SlotFactory
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0"
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+
+
+@pytest.fixture
+def served():
+    """One filled slot, served at NOW: its campaign, promotion and nonce."""
+    slot = SlotFactory.create(key="sidebar-top")
+    campaign = CampaignFactory.create(slots=[slot])
+    decision = decide(PageContext(slot_keys=("sidebar-top",)), now=NOW, rng=random.Random(1))
+    nonce = record_served(decision, now=NOW)["sidebar-top"]
+    return campaign, decision.slots["sidebar-top"].promotion, nonce
+
+
+def track(event, nonce, *, user_agent=BROWSER, ip="192.0.2.1", now=NOW + timedelta(seconds=5)):
+    return record_event(event, nonce, now=now, user_agent=user_agent, ip_address=ip)
+
+
+def totals(campaign):
+    flush()
+    cells = HourlyRollup.objects.filter(campaign=campaign)
+    return {
+        "served": sum(c.served for c in cells),
+        "views": sum(c.views for c in cells),
+        "clicks": sum(c.clicks for c in cells),
+    }
+
+
+def filtered():
+    flush()
+    return {(r.event, r.reason): r.count for r in FilteredRollup.objects.all()}
+
+
+def test_nonces_are_signed_and_unguessable():
+    nonce = new_nonce()
+
+    assert check_nonce(nonce)
+    assert not check_nonce(nonce[:-1] + ("A" if nonce[-1] != "A" else "B"))
+    assert not check_nonce("abc")
+    assert new_nonce() != nonce
+
+
+def test_served_slot_gets_a_nonce_with_its_facts(served):
+    campaign, promotion, nonce = served
+
+    facts = redis_client().hgetall(nonce_key(nonce))
+
+    assert int(facts[b"c"]) == campaign.pk
+    assert int(facts[b"p"]) == promotion.pk
+    assert facts[b"d"].decode() == promotion.destination_url
+    assert 7100 < redis_client().ttl(nonce_key(nonce)) <= 7200
+
+
+def test_view_counts_once_per_nonce(served):
+    campaign, _promotion, nonce = served
+
+    first, second = track(VIEW, nonce), track(VIEW, nonce)
+
+    assert first.counted
+    assert second.reason == "replay"
+    assert totals(campaign) == {"served": 1, "views": 1, "clicks": 0}
+    assert filtered() == {("view", "replay"): 1}
+
+
+def test_click_counts_once_and_returns_the_stored_destination(served):
+    campaign, promotion, nonce = served
+
+    first, second = track(CLICK, nonce), track(CLICK, nonce)
+
+    assert (first.counted, first.destination) == (True, promotion.destination_url)
+    assert (second.reason, second.destination) == ("replay", promotion.destination_url)
+    assert totals(campaign)["clicks"] == 1
+
+
+def test_unknown_and_forged_nonces_are_refused():
+    assert track(VIEW, new_nonce()).reason == "unknown_nonce"
+    assert track(VIEW, "forged-nonce.AAAAAAAAAAAA").reason == "unknown_nonce"
+    assert filtered() == {("view", "unknown_nonce"): 2}
+
+
+def test_expired_nonce_is_refused(served):
+    _campaign, _promotion, nonce = served
+    redis_client().delete(nonce_key(nonce))  # what the two-hour TTL does
+
+    assert track(CLICK, nonce).reason == "unknown_nonce"
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "reason"), [(GOOGLEBOT, "bot"), ("", "no_user_agent"), ("   ", "no_user_agent")]
+)
+def test_bots_and_missing_user_agents_are_refused(served, user_agent, reason):
+    campaign, _promotion, nonce = served
+
+    assert track(VIEW, nonce, user_agent=user_agent).reason == reason
+    assert totals(campaign)["views"] == 0
+    assert filtered() == {("view", reason): 1}
+
+
+def test_rate_limit_per_visitor(settings):
+    settings.LITFASS_TRACKING_RATE_LIMIT = 3
+    slot = SlotFactory.create(key="sidebar-top")
+    CampaignFactory.create(slots=[slot])
+    nonces = [
+        record_served(
+            decide(PageContext(slot_keys=("sidebar-top",)), now=NOW, rng=random.Random(i)), now=NOW
+        )["sidebar-top"]
+        for i in range(5)
+    ]
+
+    outcomes = [track(VIEW, nonce).reason for nonce in nonces]
+    other_reader = track(VIEW, nonces[4], ip="192.0.2.99")
+
+    assert outcomes == ["", "", "", "rate_limit", "rate_limit"]
+    assert other_reader.counted
+
+
+def test_previews_and_staff_are_served_but_never_counted():
+    slot = SlotFactory.create(key="sidebar-top")
+    campaign = CampaignFactory.create(slots=[slot])
+    preview = decide(
+        PageContext(slot_keys=("sidebar-top",), preview=True), now=NOW, rng=random.Random(1)
+    )
+    page = decide(PageContext(slot_keys=("sidebar-top",)), now=NOW, rng=random.Random(1))
+    preview_nonce = record_served(preview, now=NOW)["sidebar-top"]
+    staff_nonce = record_served(page, now=NOW, refuse="staff")["sidebar-top"]
+
+    assert track(VIEW, preview_nonce).reason == "preview"
+    assert track(CLICK, staff_nonce).reason == "staff"
+    assert totals(campaign) == {"served": 0, "views": 0, "clicks": 0}
+    assert filtered() == {
+        ("served", "preview"): 1,
+        ("served", "staff"): 1,
+        ("view", "preview"): 1,
+        ("click", "staff"): 1,
+    }
+
+
+def test_concurrent_views_of_one_nonce_count_once(served):
+    campaign, _promotion, nonce = served
+    outcomes = []
+    start = threading.Barrier(16)
+
+    def hit():
+        start.wait()
+        outcomes.append(track(VIEW, nonce).counted)
+
+    threads = [threading.Thread(target=hit) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert outcomes.count(True) == 1
+    assert totals(campaign)["views"] == 1
+
+
+def test_no_visitor_key_without_consent():
+    slot = SlotFactory.create(key="sidebar-top")
+    campaign = CampaignFactory.create(slots=[slot])
+    for visitor in (None, "reader-a", "reader-a", "reader-b"):
+        decision = decide(
+            PageContext(slot_keys=("sidebar-top",), visitor_key=visitor, consent=bool(visitor)),
+            now=NOW,
+            rng=random.Random(1),
+        )
+        record_served(decision, now=NOW)
+
+    events = [Event.decode(f[b"e"]) for _id, f in redis_client().xrange(STREAM)]
+    flush()
+
+    assert [e.visitor for e in events] == ["", "reader-a", "reader-a", "reader-b"]
+    cell = DailyRollup.objects.get(campaign=campaign)
+    assert (cell.served, cell.unique_visitors) == (4, 2)
+
+
+def test_flush_is_idempotent(served):
+    campaign, _promotion, nonce = served
+    track(VIEW, nonce)
+
+    first = flush()
+    second = flush()
+
+    assert (first.events, second.events) == (2, 0)
+    assert totals(campaign) == {"served": 1, "views": 1, "clicks": 0}
+    assert redis_client().xlen(STREAM) <= 1  # flushed events are trimmed
+
+
+def test_flush_moves_events_in_batches_into_hour_and_day():
+    slot = SlotFactory.create(key="sidebar-top")
+    campaign = CampaignFactory.create(slots=[slot])
+    promotion = campaign.campaign_promotions.get().promotion
+    client = redis_client()
+    late_evening = int(datetime(2026, 6, 10, 21, 30, tzinfo=UTC).timestamp())  # 23:30 Berlin
+    after_midnight = late_evening + 3600  # 00:30 Berlin, the next day
+    for at in [late_evening] * 5 + [after_midnight] * 3:
+        client.xadd(STREAM, {"e": Event("served", campaign.pk, promotion.pk, slot.pk, at).encode()})
+
+    report = flush(batch=3)
+
+    assert (report.events, report.batches) == (8, 3)
+    assert sorted(DailyRollup.objects.values_list("day", "served")) == [
+        (datetime(2026, 6, 10).date(), 5),
+        (datetime(2026, 6, 11).date(), 3),
+    ]
+    assert sorted(HourlyRollup.objects.values_list("served", flat=True)) == [3, 5]
+
+
+def test_flush_that_dies_before_commit_counts_nothing_and_is_redone(served, monkeypatch):
+    campaign, _promotion, _nonce = served
+    from ads import rollups
+
+    def crash(_events):
+        raise RuntimeError("worker killed")
+
+    monkeypatch.setattr(rollups, "apply", crash)
+    with pytest.raises(RuntimeError):
+        flush()
+    monkeypatch.undo()
+
+    assert HourlyRollup.objects.count() == 0
+    assert totals(campaign)["served"] == 1
+
+
+def test_events_of_deleted_campaigns_do_not_block_the_flush(served):
+    campaign, _promotion, nonce = served
+    track(VIEW, nonce)
+    campaign.delete()
+
+    assert flush().events == 2
+    assert HourlyRollup.objects.count() == 0
+
+
+def test_embedded_store_counts_into_the_database(monkeypatch):
+    monkeypatch.setattr(tracking, "_store", DatabaseEventStore())
+    slot = SlotFactory.create(key="sidebar-top")
+    campaign = CampaignFactory.create(slots=[slot])
+    decision = decide(PageContext(slot_keys=("sidebar-top",)), now=NOW, rng=random.Random(1))
+    nonce = record_served(decision, now=NOW)["sidebar-top"]
+
+    outcomes = [track(VIEW, nonce).reason, track(VIEW, nonce).reason, track(CLICK, nonce).reason]
+
+    assert outcomes == ["", "replay", ""]
+    assert Nonce.objects.get(key=nonce).clicked
+    cell = HourlyRollup.objects.get(campaign=campaign)
+    assert (cell.served, cell.views, cell.clicks) == (1, 1, 1)
+    assert FilteredRollup.objects.get().reason == "replay"
+    assert track(VIEW, new_nonce()).reason == "unknown_nonce"
+    assert redis_client().xlen(STREAM) == 0
