@@ -29,6 +29,6 @@ def flush_events() -> int:
 
     if not settings.REDIS_URL:
         return 0  # embedded: the tracking endpoints write the rollups themselves
-    report = flush()
+    report = flush(batch=settings.LITFASS_FLUSH_BATCH)
     forget_old_visitors(today=berlin_day(timezone.now()))
     return report.events

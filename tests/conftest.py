@@ -65,46 +65,66 @@ def _empty_task_queue() -> Iterator[None]:
 
 
 @pytest.fixture
-def celery_worker(transactional_db) -> Iterator[Callable[..., None]]:
-    """A real Celery worker process, consuming from Redis and writing to the test database.
-
-    Yields ``wait_until(check, timeout=30)`` to poll for the worker's effect.
-    """
+def start_worker(transactional_db) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Starts real Celery worker processes (consuming from Redis, writing to the test
+    database) on demand; ``start_worker(**env)`` adds environment variables. All are
+    stopped at the end of the test."""
+    from django.conf import settings
     from django.db import connection
 
     db = connection.settings_dict
-    env = {
+    base_env = {
         **os.environ,
         "DATABASE_URL": (
             f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
         ),
         "DJANGO_SETTINGS_MODULE": "portal.settings.test",
         "LITFASS_VAR_DIR": os.environ.get("LITFASS_VAR_DIR", ""),
+        "LITFASS_TEST_MEDIA_ROOT": str(settings.MEDIA_ROOT),
     }
-    from django.conf import settings
+    workers: list[subprocess.Popen[bytes]] = []
 
-    env["LITFASS_TEST_MEDIA_ROOT"] = str(settings.MEDIA_ROOT)
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "portal",
-            "worker",
-            "--pool",
-            "solo",
-            "--without-heartbeat",
-            "--without-mingle",
-            "--without-gossip",
-            "--loglevel",
-            "WARNING",
-        ],
-        cwd=Path(__file__).resolve().parents[1],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    def start(**env: str) -> subprocess.Popen[bytes]:
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "portal",
+                "worker",
+                "--pool",
+                "solo",
+                "--without-heartbeat",
+                "--without-mingle",
+                "--without-gossip",
+                "--loglevel",
+                "WARNING",
+            ],
+            cwd=Path(__file__).resolve().parents[1],
+            env={**base_env, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        workers.append(worker)
+        return worker
+
+    try:
+        yield start
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.terminate()
+                worker.wait(timeout=30)
+
+
+@pytest.fixture
+def celery_worker(start_worker) -> Iterator[Callable[..., None]]:
+    """A real Celery worker process, consuming from Redis and writing to the test database.
+
+    Yields ``wait_until(check, timeout=30)`` to poll for the worker's effect.
+    """
+    worker = start_worker()
 
     def wait_until(check: Callable[[], bool], timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -115,8 +135,4 @@ def celery_worker(transactional_db) -> Iterator[Callable[..., None]]:
                 raise AssertionError(f"the Celery worker exited with {worker.returncode}")
             time.sleep(0.2)
 
-    try:
-        yield wait_until
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+    yield wait_until
