@@ -4,7 +4,8 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -29,7 +30,7 @@ from .campaigns import (
 from .decision import PageContext
 from .explainer import explain_slot
 from .forms import CampaignForm, ExplainForm
-from .models import Advertiser, Campaign, CampaignPromotion, Membership
+from .models import Advertiser, Campaign, CampaignPromotion, DailyRollup, Membership
 
 
 class MembershipInline(admin.TabularInline[Membership, Advertiser]):
@@ -46,19 +47,49 @@ class AdvertiserAdmin(admin.ModelAdmin[Advertiser]):
     inlines = (MembershipInline,)
 
 
+def _rollup_total(column: str) -> Coalesce:
+    """A promotion's total of ``column`` over all its daily rollups in its campaign."""
+    cells = DailyRollup.objects.filter(
+        campaign=OuterRef("campaign"), promotion=OuterRef("promotion")
+    )
+    total = cells.values("promotion").annotate(total=Sum(column)).values("total")
+    return Coalesce(Subquery(total), 0)
+
+
 class CampaignPromotionInline(admin.TabularInline[CampaignPromotion, Campaign]):
     model = CampaignPromotion
     extra = 0
     autocomplete_fields = ("promotion",)
-    fields = ("promotion", "review_status", "weight")
-    readonly_fields = ("review_status",)
+    fields = ("promotion", "review_status", "weight", "served", "views", "clicks")
+    readonly_fields = ("review_status", "served", "views", "clicks")
 
     @admin.display(description=_("Prüfstatus"))
     def review_status(self, link: CampaignPromotion) -> str:
         return link.promotion.get_review_status_display() if link.promotion_id else "–"
 
+    @admin.display(description=_("Ausgeliefert"))
+    def served(self, link: CampaignPromotion) -> int:
+        return getattr(link, "served_total", 0)
+
+    @admin.display(description=_("Sichtbar"))
+    def views(self, link: CampaignPromotion) -> int:
+        return getattr(link, "views_total", 0)
+
+    @admin.display(description=_("Klicks"))
+    def clicks(self, link: CampaignPromotion) -> int:
+        return getattr(link, "clicks_total", 0)
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[CampaignPromotion]:
-        return super().get_queryset(request).select_related("promotion")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("promotion")
+            .annotate(
+                served_total=_rollup_total("served"),
+                views_total=_rollup_total("views"),
+                clicks_total=_rollup_total("clicks"),
+            )
+        )
 
 
 def _percent(share: float | None) -> str:

@@ -119,7 +119,7 @@ def start_worker(transactional_db) -> Iterator[Callable[..., subprocess.Popen[by
 
 
 @pytest.fixture
-def celery_worker(start_worker) -> Iterator[Callable[..., None]]:
+def celery_worker(start_worker) -> Callable[..., None]:
     """A real Celery worker process, consuming from Redis and writing to the test database.
 
     Yields ``wait_until(check, timeout=30)`` to poll for the worker's effect.
@@ -135,4 +135,4 @@ def celery_worker(start_worker) -> Iterator[Callable[..., None]]:
                 raise AssertionError(f"the Celery worker exited with {worker.returncode}")
             time.sleep(0.2)
 
-    yield wait_until
+    return wait_until

@@ -1,13 +1,17 @@
+import re
 from datetime import timedelta
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from ads import counters as keys
 from ads.counters import get_counters
-from ads.models import Campaign
+from ads.models import Campaign, HourlyRollup
+from ads.rollups import flush
+from portal.demo import load_demo
 from tests.factories import AdvertiserFactory, CampaignFactory, SlotFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -218,3 +222,24 @@ def test_explainer_needs_staff(client):
 
 def test_changelist_links_the_explainer(editor):
     assert EXPLAIN in editor.get(CHANGELIST).content.decode()
+
+
+def test_campaign_page_shows_served_views_and_clicks_after_a_visit(editor):
+    load_demo(now=timezone.now(), admin_username="demo-admin")
+    reader = Client(headers={"user-agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"})
+    html = reader.get("/artikel/ki-buendnis-mit-japan/").content.decode()
+    view_urls = re.findall(r'data-view-url="([^"]+)"', html)
+    click_urls = re.findall(r'class="promotion" href="(/t/c/[^"]+)"', html)
+    assert len(view_urls) == len(click_urls) == 3
+    for url in view_urls:
+        assert reader.post(url).status_code == 204
+    assert reader.get(click_urls[0]).status_code == 302
+    flush()
+
+    books = Campaign.objects.get(name="Buchempfehlungen der Redaktion")
+    page = editor.get(reverse("admin:ads_campaign_change", args=[books.pk]))
+
+    links = page.context["inline_admin_formsets"][0].formset.queryset
+    assert sorted((link.served_total, link.views_total) for link in links) == [(1, 1), (1, 1)]
+    clicked_elsewhere = sum(cell.clicks for cell in HourlyRollup.objects.exclude(campaign=books))
+    assert sum(link.clicks_total for link in links) + clicked_elsewhere == 1

@@ -1,6 +1,6 @@
 import random
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -227,8 +227,8 @@ def test_flush_moves_events_in_batches_into_hour_and_day():
 
     assert (report.events, report.batches) == (8, 3)
     assert sorted(DailyRollup.objects.values_list("day", "served")) == [
-        (datetime(2026, 6, 10).date(), 5),
-        (datetime(2026, 6, 11).date(), 3),
+        (date(2026, 6, 10), 5),
+        (date(2026, 6, 11), 3),
     ]
     assert sorted(HourlyRollup.objects.values_list("served", flat=True)) == [3, 5]
 
