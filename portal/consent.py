@@ -107,6 +107,25 @@ def consent_from_request(request: HttpRequest) -> Consent:
     return parse_cookie(request.COOKIES.get(settings.LITFASS_CONSENT_COOKIE))
 
 
+def is_same_origin(request: HttpRequest) -> bool:
+    """Whether the browser says this request comes from our own pages.
+
+    The consent form must not be submittable from other sites (consent has to be given
+    freely), but a CSRF token would need a cookie of its own before the reader chose.
+    Browsers send ``Origin`` with every POST (``Sec-Fetch-Site`` and ``Referer`` are
+    the fallbacks), so the request itself tells where it came from.
+    """
+    own = f"{request.scheme}://{request.get_host()}"
+    trusted = {own, *settings.CSRF_TRUSTED_ORIGINS}
+    origin = request.headers.get("Origin")
+    if origin and origin != "null":
+        return origin in trusted
+    if site := request.headers.get("Sec-Fetch-Site"):
+        return site in ("same-origin", "none")
+    referer = request.headers.get("Referer", "")
+    return any(referer == base or referer.startswith(base + "/") for base in trusted)
+
+
 def store(response: HttpResponse, consent: Consent) -> None:
     """Write the choice into the consent cookie of ``response``."""
     response.set_cookie(

@@ -2,12 +2,14 @@ import random
 
 from django.contrib.flatpages.views import flatpage
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from taggit.models import Tag
 
@@ -75,6 +77,7 @@ def page(request: HttpRequest, url: str) -> HttpResponse:
     return flatpage(request, url)
 
 
+@csrf_exempt  # checked by origin instead: no CSRF cookie before the reader chose
 @require_http_methods(["GET", "POST"])
 def consent_settings(request: HttpRequest) -> HttpResponse:
     """The second consent layer; also where the banner's form posts to.
@@ -96,6 +99,10 @@ def consent_settings(request: HttpRequest) -> HttpResponse:
         )
         return render(request, "portal/consent_settings.html", {"form": form})
 
+    if not consent.is_same_origin(request):
+        return HttpResponseForbidden(
+            _("Die Einwilligung kann nur auf dieser Website gegeben werden.")
+        )
     form = ConsentForm(request.POST)
     if not form.is_valid():
         if wants_json:

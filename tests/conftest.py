@@ -24,6 +24,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _german_by_default() -> None:
+    # A request under /en/ leaves English active in this thread; each test starts afresh.
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache() -> Iterator[None]:
     cache.clear()
     yield

@@ -1,5 +1,5 @@
 from django import template
-from django.urls import reverse
+from django.urls import reverse, translate_url
 from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
 
@@ -16,6 +16,12 @@ _markdown = MarkdownIt("commonmark", {"html": False, "typographer": False})
 def markdown(text: str) -> SafeString:
     """Render an article body written in Markdown as safe HTML."""
     return mark_safe(_markdown.render(text))  # noqa: S308  (html disabled above)
+
+
+@register.simple_tag(takes_context=True)
+def language_url(context: template.Context, code: str) -> str:
+    """This page in language ``code``: a plain link, so switching sets no cookie."""
+    return translate_url(context["request"].get_full_path(), code)
 
 
 @register.simple_tag(takes_context=True)

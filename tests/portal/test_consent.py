@@ -1,9 +1,16 @@
 import pytest
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 
 from portal import consent
 from portal.consent import ConsentMiddleware
 from tests.factories import ArticleFactory
+
+
+@pytest.fixture
+def client():
+    """A browser on our own pages: it says where its posts come from, as browsers do."""
+    return Client(headers={"Origin": "http://testserver"})
+
 
 COOKIE = "litfass_consent"
 
@@ -167,9 +174,37 @@ def test_withdrawing_replaces_the_earlier_consent(client):
 
 
 @pytest.mark.django_db
-def test_consent_post_requires_csrf_token():
-    from django.test import Client
-
-    response = Client(enforce_csrf_checks=True).post("/cookie-einstellungen/", {"choice": "all"})
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Referer": "https://evil.example/page"},
+        {"Referer": "http://testserver.evil.example/"},
+        {},
+    ],
+    ids=["origin", "fetch-site", "referer", "lookalike-referer", "no-evidence"],
+)
+def test_consent_cannot_be_given_from_another_site(headers):
+    response = Client(headers=headers).post("/cookie-einstellungen/", {"choice": "all"})
 
     assert response.status_code == 403
+    assert COOKIE not in response.cookies
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "headers",
+    [{"Sec-Fetch-Site": "same-origin"}, {"Referer": "http://testserver/artikel/x/"}],
+)
+def test_consent_from_our_own_pages_without_origin_header(headers):
+    response = Client(headers=headers).post("/cookie-einstellungen/", {"choice": "all"})
+
+    assert response.status_code == 303
+
+
+@pytest.mark.django_db
+def test_pages_set_no_cookie_before_the_choice(client):
+    article = ArticleFactory.create()
+
+    assert not client.get(article.get_absolute_url()).cookies
