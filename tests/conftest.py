@@ -1,4 +1,5 @@
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.core.cache import cache
+from playwright.sync_api import sync_playwright
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -21,6 +23,30 @@ def pytest_configure(config: pytest.Config) -> None:
             f"{', '.join(missing)} not set: run the suite with bin/test, which starts "
             "PostgreSQL and Redis and points the tests at them."
         )
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Chromium reaches for Google's services at start; on a closed network that only costs time.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the live
+    # server fixture makes from here are still synchronous.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
 
 
 @pytest.fixture(autouse=True)
