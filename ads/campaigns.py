@@ -44,6 +44,8 @@ def do_launch(campaign: Campaign, *, now: dt.datetime) -> Campaign:
         raise CampaignStateError(_("Nur Entwürfe können gestartet werden."))
     if not campaign.campaign_promotions.exists():
         raise CampaignStateError(_("Die Kampagne hat noch keine Promotion."))
+    if campaign.ends_at is not None and campaign.ends_at <= now:
+        raise CampaignStateError(_("Das Ende der Kampagne liegt schon in der Vergangenheit."))
     return _set_status(campaign, scheduled_status(campaign, now))
 
 
@@ -72,7 +74,9 @@ def do_duplicate(campaign: Campaign, *, now: dt.datetime) -> Campaign:
     slots = list(campaign.slots.all())
     copy = Campaign.objects.get(pk=campaign.pk)
     copy.pk = None
-    copy.name = _("Kopie von %(name)s") % {"name": campaign.name}
+    # The prefix must not push a long name past the column's length.
+    max_length = Campaign._meta.get_field("name").max_length
+    copy.name = (_("Kopie von %(name)s") % {"name": campaign.name})[:max_length]
     copy.status = Campaign.Status.DRAFT
     copy.pause_reason = ""
     copy.pacing_daily_target = None

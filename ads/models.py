@@ -298,7 +298,10 @@ class Campaign(models.Model):
             ("languages", [code for code, _name in settings.LANGUAGES]),
         ):
             values = getattr(self, field)
-            if not isinstance(values, list) or any(value not in allowed for value in values):
+            # ``True in range(7)`` and ``8.0 in range(24)`` hold: compare types too.
+            if not isinstance(values, list) or any(
+                type(value) is not type(allowed[0]) or value not in allowed for value in values
+            ):
                 errors[field] = _("Ungültige Auswahl: %(values)s") % {"values": values}
         for field in ("include_tags", "exclude_tags", "include_sections", "exclude_sections"):
             values = getattr(self, field)

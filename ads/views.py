@@ -72,7 +72,8 @@ def check_page_request(data: Any, request: HttpRequest) -> PageContext:
     if not isinstance(section, str) or len(section) > 80:
         errors["section"] = _("Ein Rubrik-Kürzel erwartet.")
     language = data.get("language", settings.LANGUAGE_CODE)
-    if language not in _LANGUAGES:
+    # A list or object is unhashable: ask ``isinstance`` before the set lookup.
+    if not isinstance(language, str) or language not in _LANGUAGES:
         errors["language"] = _("Eine dieser Sprachen erwartet: %(codes)s") % {
             "codes": ", ".join(sorted(_LANGUAGES))
         }
@@ -124,7 +125,8 @@ def decisions(request: HttpRequest) -> HttpResponse:
         )
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    # Deeply nested arrays fit in the size limit but exhaust the parser's recursion.
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return problem(400, _("Ungültiges JSON."))
     try:
         page = check_page_request(data, request)

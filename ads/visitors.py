@@ -13,8 +13,11 @@ import hashlib
 import hmac
 import secrets
 
+from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
+
+from .counters import redis_client
 
 SALT_TTL = dt.timedelta(days=2)
 _salts: dict[dt.date, bytes] = {}
@@ -24,9 +27,16 @@ def daily_salt(day: dt.date) -> bytes:
     salt = _salts.get(day)
     if salt is None:
         key = f"litfass:ads:visitor-salt:{day.isoformat()}"
-        # add() only sets when absent, so all processes agree on the first one written.
-        cache.add(key, secrets.token_hex(32), timeout=int(SALT_TTL.total_seconds()))
-        salt = str(cache.get(key)).encode()
+        candidate = secrets.token_hex(32)
+        # Set only when absent, so all processes agree on the first one written; with
+        # Redis in the event store, which is never evicted like a cache.
+        if settings.REDIS_URL:
+            client = redis_client()
+            client.set(key, candidate, nx=True, ex=SALT_TTL)
+            salt = bytes(client.get(key) or candidate.encode())  # type: ignore[arg-type]
+        else:
+            cache.add(key, candidate, timeout=int(SALT_TTL.total_seconds()))
+            salt = str(cache.get(key)).encode()
         _salts.clear()
         _salts[day] = salt
     return salt

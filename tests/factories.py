@@ -1,5 +1,6 @@
 import io
 from datetime import UTC, datetime
+from typing import cast
 
 import factory
 from django.contrib.auth.models import User
@@ -179,4 +180,6 @@ class CampaignFactory(factory.django.DjangoModelFactory[Campaign]):
         )
         for item in items:
             promotion, weight = item if isinstance(item, tuple) else (item, 100)
-            CampaignPromotion.objects.create(campaign=self, promotion=promotion, weight=weight)
+            CampaignPromotion.objects.create(
+                campaign=cast(Campaign, self), promotion=promotion, weight=weight
+            )

@@ -1,11 +1,12 @@
 import random
 from collections import Counter
 from datetime import UTC, datetime
+from typing import cast
 
 import pytest
 
 from ads import counters as keys
-from ads.counters import bump_version, get_counters
+from ads.counters import Counters, bump_version, get_counters
 from ads.decision import (
     Engine,
     PageContext,
@@ -37,10 +38,14 @@ def run(context: PageContext, *, seed: int = 1, explain: bool = False):
 
 def winners(context: PageContext, key: str, *, times: int = 200) -> Counter:
     rng = random.Random(7)
-    return Counter(
-        (d.slots[key].campaign.name if d.slots[key].campaign else None)
-        for d in (decide(context, now=NOW, rng=rng) for _ in range(times))
-    )
+    chosen = (decide(context, now=NOW, rng=rng).slots[key].campaign for _ in range(times))
+    return Counter(campaign.name if campaign else None for campaign in chosen)
+
+
+def shown_promotion(decision, key: str) -> Promotion:
+    promotion = decision.slots[key].promotion
+    assert promotion is not None
+    return promotion
 
 
 def reason_of(decision, key: str, campaign: Campaign) -> Reason:
@@ -326,7 +331,7 @@ def test_even_rotation_shows_each_creative_alike(slot):
     rng = random.Random(3)
 
     shown = Counter(
-        decide(page(slot), now=NOW, rng=rng).slots[slot.key].promotion.pk for _ in range(900)
+        shown_promotion(decide(page(slot), now=NOW, rng=rng), slot.key).pk for _ in range(900)
     )
 
     assert len(shown) == 3
@@ -446,7 +451,7 @@ def test_one_counter_round_trip_per_decision():
     for _ in range(10):
         CampaignFactory.create(slots=slots, daily_cap=100, frequency_cap=3)
     counting = CountingCounters()
-    own = Engine(counters=lambda: counting)
+    own = Engine(counters=lambda: cast(Counters, counting))
     own.decide(page(*slots), now=NOW, rng=random.Random(1))  # builds the snapshot
     counting.reads = 0
 

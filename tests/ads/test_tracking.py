@@ -71,7 +71,7 @@ def test_nonces_are_signed_and_unguessable():
 def test_served_slot_gets_a_nonce_with_its_facts(served):
     campaign, promotion, nonce = served
 
-    facts = redis_client().hgetall(nonce_key(nonce))
+    facts: dict[bytes, bytes] = redis_client().hgetall(nonce_key(nonce))  # type: ignore[assignment]
 
     assert int(facts[b"c"]) == campaign.pk
     assert int(facts[b"p"]) == promotion.pk
@@ -193,7 +193,8 @@ def test_no_visitor_key_without_consent():
         )
         record_served(decision, now=NOW)
 
-    events = [Event.decode(f[b"e"]) for _id, f in redis_client().xrange(STREAM)]
+    entries: list[tuple[bytes, dict[bytes, bytes]]] = redis_client().xrange(STREAM)  # type: ignore[assignment]
+    events = [Event.decode(fields[b"e"]) for _id, fields in entries]
     flush()
 
     assert [e.visitor for e in events] == ["", "reader-a", "reader-a", "reader-b"]

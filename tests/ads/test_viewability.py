@@ -45,7 +45,9 @@ def page(browser, article_url):
 
 
 def nonce_of(page: Page, key: str) -> str:
-    return page.locator(f"[data-slot={key}]").get_attribute("data-view-url").rsplit("/", 1)[1]
+    url = page.locator(f"[data-slot={key}]").get_attribute("data-view-url")
+    assert url is not None
+    return url.rsplit("/", 1)[1]
 
 
 def viewed(nonce: str) -> bool:
