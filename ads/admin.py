@@ -14,6 +14,8 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from rest_framework_api_key.admin import APIKeyModelAdmin
+from rest_framework_api_key.models import APIKey
 
 from promotions.rendering import render_slot
 
@@ -30,7 +32,14 @@ from .campaigns import (
 from .decision import PageContext
 from .explainer import explain_slot
 from .forms import CampaignForm, ExplainForm
-from .models import Advertiser, Campaign, CampaignPromotion, DailyRollup, Membership
+from .models import (
+    Advertiser,
+    AdvertiserAPIKey,
+    Campaign,
+    CampaignPromotion,
+    DailyRollup,
+    Membership,
+)
 
 
 class MembershipInline(admin.TabularInline[Membership, Advertiser]):
@@ -281,3 +290,15 @@ class CampaignAdmin(admin.ModelAdmin[Campaign]):
             "explain_url": reverse("admin:ads_campaign_explain"),
         }
         return super().changelist_view(request, extra_context)
+
+
+# Keys belong to advertisers: the library's own, owner-less key model stays out of admin.
+admin.site.unregister(APIKey)
+
+
+@admin.register(AdvertiserAPIKey)
+class AdvertiserAPIKeyAdmin(APIKeyModelAdmin):
+    list_display = (*APIKeyModelAdmin.list_display, "advertiser")  # type: ignore[assignment]
+    list_filter = (*APIKeyModelAdmin.list_filter, "advertiser")  # type: ignore[assignment]
+    list_select_related = ("advertiser",)
+    search_fields = (*APIKeyModelAdmin.search_fields, "advertiser__name")  # type: ignore[assignment]

@@ -4,6 +4,7 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
 
+from ads.models import Advertiser, AdvertiserAPIKey
 from portal.demo import load_demo
 from portal.models import SiteSettings
 from promotions.models import Promotion, PromotionReview
@@ -19,6 +20,8 @@ def editor(client):
     load_demo(now=timezone.now(), admin_username="demo-admin")
     Group.objects.get_or_create(name="Redaktion")
     PromotionFactory.create(title="Wartet", review_status=Promotion.ReviewStatus.PENDING)
+    publisher = Advertiser.objects.get(is_publisher=True)
+    AdvertiserAPIKey.objects.create_key(name="Reporting", advertiser=publisher)
     client.force_login(StaffFactory.create())
     return client
 
