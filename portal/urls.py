@@ -30,7 +30,7 @@ urlpatterns = [
         name="rendition",
     ),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("api/v1/", include("ads.urls")),
+    path("api/v1/", include("ads.api.urls")),
     path("t/", include(tracking_patterns)),
     *i18n_patterns(path("", include((portal_patterns, "portal"))), prefix_default_language=False),
 ]

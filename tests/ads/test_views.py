@@ -17,7 +17,7 @@ from tests.factories import CampaignFactory, SlotFactory
 
 pytestmark = pytest.mark.django_db
 
-URL = reverse("ads:decisions")
+URL = reverse("api:decisions")
 PROBLEM = "application/problem+json"
 DESKTOP = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "

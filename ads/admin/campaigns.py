@@ -19,7 +19,7 @@ from rest_framework_api_key.models import APIKey
 
 from promotions.rendering import render_slot
 
-from .campaigns import (
+from ..campaigns import (
     CampaignStateError,
     Progress,
     campaign_progress,
@@ -29,10 +29,10 @@ from .campaigns import (
     do_pause,
     do_resume,
 )
-from .decision import PageContext
-from .explainer import explain_slot
-from .forms import CampaignForm, ExplainForm
-from .models import (
+from ..decision import PageContext
+from ..explainer import explain_slot
+from ..forms import CampaignForm, ExplainForm
+from ..models import (
     Advertiser,
     AdvertiserAPIKey,
     Campaign,

@@ -1,0 +1,3 @@
+"""Admin for the ads app, one module per capability."""
+
+from . import campaigns  # noqa: F401  (registers the model admins)

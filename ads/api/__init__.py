@@ -1,0 +1,1 @@
+"""The advertiser API (``/api/v1/``): thin DRF adapters over the domain modules."""
