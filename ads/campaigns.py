@@ -8,9 +8,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import IO, Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
+
+from promotions.models import Image, Promotion
+from promotions.uploads import check_image_upload, do_store_image
 
 from . import counters as keys
 from .counters import Counters, get_counters
@@ -141,3 +145,20 @@ def campaign_progress(
             scheduled=scheduled,
         )
     return progress
+
+
+@transaction.atomic
+def do_add_promotion(
+    campaign: Campaign, *, upload: IO[bytes] | None, fields: dict[str, Any]
+) -> Promotion:
+    """A new promotion of ``campaign``, waiting for review; the image is checked like
+    every upload (type, size, pixels) and stored once per content."""
+    image = None
+    if upload is not None:
+        checked = check_image_upload(upload)
+        image, _created = do_store_image(checked, image=Image(title=fields.get("title", "")))
+    promotion = Promotion(**fields, image=image, review_status=Promotion.ReviewStatus.PENDING)
+    promotion.full_clean()
+    promotion.save()
+    CampaignPromotion.objects.create(campaign=campaign, promotion=promotion)
+    return promotion

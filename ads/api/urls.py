@@ -1,9 +1,22 @@
-from django.urls import path
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
 
-from .. import views
+from .. import views as public
+from . import schema, views
 
 app_name = "api"
+__all__ = ["schema"]  # imported for its schema extension
+
+router = DefaultRouter(trailing_slash=False)
+router.register("campaigns", views.CampaignViewSet, basename="campaign")
+router.register("promotions", views.PromotionViewSet, basename="promotion")
+router.register("images", views.ImageViewSet, basename="image")
 
 urlpatterns = [
-    path("decisions", views.decisions, name="decisions"),
+    path("decisions", public.decisions, name="decisions"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path("", include(router.urls)),
 ]

@@ -110,6 +110,43 @@ else:
 
 # Celery: with Redis it is the broker; without it tasks run in-process, so the embedded
 # default needs no worker at all.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "ads.api.auth.AdvertiserKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["ads.api.auth.IsAdvertiser"],
+    "DEFAULT_THROTTLE_CLASSES": ["ads.api.auth.AdvertiserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "advertiser": env.str("LITFASS_API_RATE", default="300/min"),
+        "anon": env.str("LITFASS_API_ANON_RATE", default="30/min"),
+    },
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "ads.api.errors.problem_exception_handler",
+    "DATETIME_FORMAT": "iso-8601",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Litfass API",
+    "DESCRIPTION": (
+        "Kampagnen, Promotions, Bilder, Berichte und Anfragen eines Werbekunden. "
+        "Authentifizierung: `Authorization: Api-Key <schlüssel>`. Fehler als RFC 9457 "
+        "problem+json."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI and ReDoc from drf-spectacular-sidecar's static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
 # Other sites may ask for decisions from their pages' scripts; never with credentials.
 CORS_URLS_REGEX = r"^/api/v1/decisions$"
 CORS_ALLOW_ALL_ORIGINS = True
