@@ -34,3 +34,6 @@ urlpatterns = [
     path("t/", include(tracking_patterns)),
     *i18n_patterns(path("", include((portal_patterns, "portal"))), prefix_default_language=False),
 ]
+
+handler404 = "portal.views.not_found"
+handler500 = "portal.views.server_error"

@@ -9,12 +9,14 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from taggit.models import Tag
 
 from ads.decision import PageContext, berlin_day, decide
 from ads.devices import device_class
+from ads.problems import problem
 from ads.tracking import record_served, refusal
 from ads.visitors import visitor_key_for
 
@@ -63,6 +65,20 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "portal/article_detail.html",
         {"article": article, "is_preview": is_preview, "decision": decision, "nonces": nonces},
     )
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """404: problem+json for the API, the portal's page for readers."""
+    if request.path.startswith("/api/"):
+        return problem(404, _("Nicht gefunden."))
+    return render(request, "404.html", status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """500: problem+json for the API, the portal's static page for readers."""
+    if request.path.startswith("/api/"):
+        return problem(500, _("Interner Fehler."))
+    return defaults.server_error(request)
 
 
 def tag_detail(request: HttpRequest, slug: str) -> HttpResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.conf import settings
@@ -20,8 +21,21 @@ def _raise_as_drf(error: DjangoValidationError) -> None:
     raise serializers.ValidationError(error.messages) from error
 
 
+class SlotKeyField(serializers.SlugRelatedField[Slot]):
+    """A slot by its key; anything that is not a slug is refused before the lookup
+    (PostgreSQL refuses NUL bytes in queries with an error, not an empty result)."""
+
+    def to_internal_value(self, data: Any) -> Slot:
+        if not isinstance(data, str) or not _SLUG.fullmatch(data):
+            self.fail("does_not_exist", slug_name=self.slug_field, value=str(data)[:50])
+        return super().to_internal_value(data)
+
+
+_SLUG = re.compile(r"[-a-zA-Z0-9_]{1,50}")
+
+
 class CampaignSerializer(serializers.ModelSerializer[Campaign]):
-    slots = serializers.SlugRelatedField(
+    slots = SlotKeyField(
         slug_field="key", queryset=Slot.objects.all(), many=True, help_text=_("Slot-Schlüssel.")
     )
     include_tags = serializers.ListField(
