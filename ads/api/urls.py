@@ -3,7 +3,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 from .. import views as public
-from . import schema, views
+from . import reports, schema, views
 
 app_name = "api"
 __all__ = ["schema"]  # imported for its schema extension
@@ -15,6 +15,7 @@ router.register("images", views.ImageViewSet, basename="image")
 
 urlpatterns = [
     path("decisions", public.decisions, name="decisions"),
+    path("reports", reports.ReportView.as_view(), name="reports"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path(

@@ -335,3 +335,93 @@ def test_api_docs_are_served_without_a_cdn(client, page):
     for url in assets:
         if url.startswith("/static/"):
             assert client.get(url).status_code == 200, url
+
+
+def _rollup(campaign, hour, served, clicks):
+    from ads.models import HourlyRollup
+
+    link = campaign.campaign_promotions.get()
+    HourlyRollup.objects.create(
+        hour=hour,
+        campaign=campaign,
+        promotion=link.promotion,
+        slot=campaign.slots.get(),
+        served=served,
+        views=served // 2,
+        clicks=clicks,
+    )
+
+
+REPORT = {"start": "2026-10-01T00:00:00+02:00", "end": "2026-10-04T00:00:00+02:00"}
+
+
+@pytest.fixture
+def reported(advertiser, slot):
+    from datetime import UTC, datetime
+
+    campaign = CampaignFactory.create(advertiser=advertiser, name="Herbst", slots=[slot])
+    _rollup(campaign, datetime(2026, 10, 1, 10, tzinfo=UTC), 1000, 10)
+    _rollup(campaign, datetime(2026, 10, 3, 10, tzinfo=UTC), 500, 5)
+    return campaign
+
+
+def test_report_zero_filled_days_with_totals_and_click_rate(api, reported):
+    body = api.get("/api/v1/reports", {**REPORT, "granularity": "day"}).json()
+
+    (series,) = body["series"]
+    assert [b["served"] for b in series["buckets"]] == [1000, 0, 500]
+    assert series["buckets"][0]["start"] == "2026-10-01T00:00:00+02:00"
+    assert series["totals"]["clicks"] == 15
+    assert series["totals"]["click_rate"] == pytest.approx(0.01)
+    assert body["time_zone"] == "Europe/Berlin"
+
+
+@pytest.mark.parametrize("how", ["accept", "format"])
+def test_report_as_csv_for_german_excel(api, reported, how):
+    query = {**REPORT, "delimiter": "semicolon", "bom": "true"}
+    if how == "format":
+        response = api.get("/api/v1/reports", {**query, "format": "csv"})
+    else:
+        response = api.get("/api/v1/reports", query, headers={"Accept": "text/csv"})
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    text = response.content.decode("utf-8")
+    assert text.startswith("\ufeff")
+    assert ";" in text.splitlines()[0]
+    assert "Herbst" in text
+    assert "attachment" in response["Content-Disposition"]
+
+
+def test_report_on_another_advertisers_campaign_is_404(reported):
+    intruder = api_client(AdvertiserFactory.create(name="Konkurrenz AG"))
+
+    response = intruder.get("/api/v1/reports", {**REPORT, "campaign": reported.pk})
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == PROBLEM
+
+
+def test_report_without_campaign_covers_only_own_campaigns(reported):
+    intruder = api_client(AdvertiserFactory.create(name="Konkurrenz AG"))
+
+    body = intruder.get("/api/v1/reports", REPORT).json()
+
+    assert body["overall"]["totals"]["served"] == 0
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"end": "2026-09-01T00:00:00+02:00"},
+        {"granularity": "week"},
+        {"group_by": "advertiser"},
+        {"tz": "Mars/Olympus"},
+        {"start": "gestern"},
+    ],
+)
+def test_report_with_bad_params_is_400_problem(api, reported, change):
+    response = api.get("/api/v1/reports", {**REPORT, **change})
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == PROBLEM

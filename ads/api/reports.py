@@ -1,0 +1,184 @@
+"""``GET /api/v1/reports``: the caller's numbers over time, from the rollups only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import renderers, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ..models import Campaign
+from ..reports import (
+    DAY,
+    GRANULARITIES,
+    GROUP_BY,
+    Counts,
+    Report,
+    ReportParamError,
+    Series,
+    build_report,
+    check_report_params,
+    report_csv,
+)
+from .auth import current_advertiser
+
+
+class CSVRenderer(renderers.BaseRenderer):
+    """``Accept: text/csv`` or ``?format=csv``."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(
+        self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None
+    ) -> Any:
+        if isinstance(data, str):
+            return data.encode(self.charset)
+        # Errors stay problem+json, whatever was asked for.
+        return renderers.JSONRenderer().render(data)
+
+
+class ReportQuery(serializers.Serializer[Any]):
+    start = serializers.DateTimeField(help_text=_("ISO 8601, z. B. 2026-10-01T00:00:00+02:00."))
+    end = serializers.DateTimeField(help_text=_("ISO 8601, ausschließlich."))
+    granularity = serializers.ChoiceField(choices=GRANULARITIES, default=DAY)
+    group_by = serializers.ChoiceField(choices=GROUP_BY, default="campaign")
+    tz = serializers.CharField(default="Europe/Berlin", max_length=64)
+    campaign = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, max_length=200
+    )
+    delimiter = serializers.ChoiceField(choices=["comma", "semicolon"], default="comma")
+    bom = serializers.BooleanField(default=False)
+
+
+def _counts(counts: Counts) -> dict[str, Any]:
+    return {
+        "served": counts.served,
+        "views": counts.views,
+        "clicks": counts.clicks,
+        "click_rate": counts.click_rate,
+        "filtered": counts.filtered,
+        "unique_visitors": counts.unique_visitors,
+    }
+
+
+def _series(series: Series) -> dict[str, Any]:
+    return {
+        "key": series.key,
+        "label": series.label,
+        "buckets": [
+            {"start": bucket.start.isoformat(), **_counts(bucket)} for bucket in series.buckets
+        ],
+        "totals": _counts(series.totals),
+    }
+
+
+def report_data(report: Report) -> dict[str, Any]:
+    return {
+        "start": report.start.isoformat(),
+        "end": report.end.isoformat(),
+        "granularity": report.granularity,
+        "group_by": report.group_by,
+        "time_zone": str(report.tz.key),
+        "series": [_series(series) for series in report.series],
+        "overall": _series(report.overall),
+        "filtered_by_reason": report.filtered_by_reason,
+    }
+
+
+class ReportView(APIView):
+    renderer_classes = (renderers.JSONRenderer, renderers.BrowsableAPIRenderer, CSVRenderer)
+
+    @extend_schema(
+        summary=_(
+            "Bericht: Auslieferungen, Sichtkontakte, Klicks, Klickrate, ungültige Ereignisse"
+        ),
+        parameters=[
+            ReportQuery,
+            OpenApiParameter(
+                "campaign", OpenApiTypes.INT, many=True, description=_("Nur diese Kampagnen.")
+            ),
+            OpenApiParameter("format", str, enum=["json", "csv"], description=_("Oder Accept.")),
+        ],
+        responses={
+            200: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description=_("Reihen je Gruppe mit lückenlosen Zeitabschnitten und Summen."),
+                examples=[
+                    OpenApiExample(
+                        "Tage",
+                        value={
+                            "granularity": "day",
+                            "group_by": "campaign",
+                            "time_zone": "Europe/Berlin",
+                            "series": [
+                                {
+                                    "key": 1,
+                                    "label": "Herbstaktion",
+                                    "buckets": [
+                                        {
+                                            "start": "2026-10-01T00:00:00+02:00",
+                                            "served": 1200,
+                                            "views": 800,
+                                            "clicks": 12,
+                                            "click_rate": 0.01,
+                                            "filtered": 30,
+                                            "unique_visitors": None,
+                                        }
+                                    ],
+                                }
+                            ],
+                        },
+                    )
+                ],
+            ),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV"),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        params_in: dict[str, Any] = request.query_params.dict()
+        if "campaign" in request.query_params:
+            params_in["campaign"] = request.query_params.getlist("campaign")
+        query = ReportQuery(data=params_in)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        advertiser = current_advertiser(request)
+        own = set(Campaign.objects.filter(advertiser=advertiser).values_list("pk", flat=True))
+        wanted = set(data.get("campaign") or own)
+        if not wanted <= own:
+            raise Http404
+        try:
+            params = check_report_params(
+                campaign_ids=sorted(wanted),
+                start=data["start"],
+                end=data["end"],
+                granularity=data["granularity"],
+                group_by=data["group_by"],
+                tz=data["tz"],
+            )
+        except ReportParamError as refused:
+            raise serializers.ValidationError({"params": [str(refused)]}) from refused
+        report = build_report(
+            campaign_ids=params.campaign_ids,
+            start=params.start,
+            end=params.end,
+            granularity=params.granularity,
+            group_by=params.group_by,
+            tz=params.tz,
+        )
+        if request.accepted_renderer.format == "csv":
+            delimiter = ";" if data["delimiter"] == "semicolon" else ","
+            name = f"litfass-{timezone.localdate():%Y-%m-%d}.csv"
+            return Response(
+                report_csv(report, delimiter=delimiter, bom=data["bom"]),
+                headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            )
+        return Response(report_data(report))
