@@ -56,3 +56,104 @@ def add_problem_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, An
                     },
                 )
     return result
+
+
+DECISION_SLOT = {
+    "type": "object",
+    "properties": {
+        "key": {"type": "string"},
+        "label": {"type": "string"},
+        "width": {"type": "integer"},
+        "height": {"type": "integer"},
+        "filled": {"type": "boolean"},
+        "fallback": {
+            "type": "string",
+            "nullable": True,
+            "enum": ["house", "inquiry", "empty", None],
+        },
+        "campaign": {"type": "integer", "nullable": True},
+        "promotion": {"type": "object", "nullable": True, "additionalProperties": True},
+        "click_url": {"type": "string", "nullable": True},
+        "view_url": {"type": "string", "nullable": True},
+        "html": {"type": "string"},
+    },
+    "required": ["key", "filled", "html"],
+}
+DECISIONS = {
+    "post": {
+        "operationId": "decisions_create",
+        "summary": "Alle Slots einer Seite füllen (öffentlich, ohne Schlüssel)",
+        "description": (
+            "Für Seiten aus einem Cache und für andere Websites: je Slot das HTML, die "
+            "Felder, die Bildgrößen und die Adressen für Sichtkontakt und Klick."
+        ),
+        "tags": ["decisions"],
+        "security": [{}],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "slots": {
+                                "type": "array",
+                                "items": {"type": "string", "maxLength": 50},
+                                "minItems": 1,
+                                "maxItems": 20,
+                            },
+                            "article": {"type": "integer", "minimum": 1, "nullable": True},
+                            "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 50},
+                            "section": {"type": "string", "maxLength": 80},
+                            "language": {"type": "string", "enum": ["de", "en"]},
+                            "device": {"type": "string", "enum": ["desktop", "tablet", "mobile"]},
+                            "consent": {
+                                "type": "object",
+                                "properties": {
+                                    "statistics": {"type": "boolean"},
+                                    "marketing": {"type": "boolean"},
+                                },
+                                "additionalProperties": False,
+                            },
+                            "preview": {"type": "boolean"},
+                        },
+                        "required": ["slots"],
+                        "additionalProperties": False,
+                    },
+                    "examples": {
+                        "Artikelseite": {
+                            "value": {
+                                "slots": ["sidebar-top", "article-end-1"],
+                                "tags": ["ki", "japan"],
+                                "section": "politik",
+                                "language": "de",
+                                "consent": {"statistics": True, "marketing": False},
+                            }
+                        }
+                    },
+                }
+            },
+        },
+        "responses": {
+            "200": {
+                "description": "Je Slot die Entscheidung.",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"slots": {"type": "array", "items": DECISION_SLOT}},
+                            "required": ["slots"],
+                        }
+                    }
+                },
+            },
+        },
+    }
+}
+
+
+def add_decisions(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """The decision endpoint is a plain Django view (it is on every page view's path);
+    describe it here so the schema lists every endpoint."""
+    result.setdefault("paths", {})["/api/v1/decisions"] = DECISIONS
+    return result

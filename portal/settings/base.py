@@ -147,6 +147,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
+        "ads.api.schema.add_decisions",
         "ads.api.schema.add_problem_responses",
     ],
 }
@@ -166,6 +167,13 @@ LITFASS_FLUSH_BATCH = env.int("LITFASS_FLUSH_BATCH", default=50_000)
 
 # The public decision endpoint takes a small JSON body; anything larger is refused.
 LITFASS_DECISION_MAX_BYTES = env.int("LITFASS_DECISION_MAX_BYTES", default=8192)
+
+# "Werbung auf diesem Portal?": new inquiries are announced to this address.
+LITFASS_SALES_EMAIL = env.str("LITFASS_SALES_EMAIL", default="werbung@localhost")
+# Spam guards of the inquiry form: a person needs more than a few seconds to fill it in,
+# and nobody sends more than a handful of inquiries an hour (per IP and user agent).
+LITFASS_INQUIRY_MIN_SECONDS = env.int("LITFASS_INQUIRY_MIN_SECONDS", default=3)
+LITFASS_INQUIRY_RATE_LIMIT = env.int("LITFASS_INQUIRY_RATE_LIMIT", default=5)
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
