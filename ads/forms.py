@@ -1,15 +1,30 @@
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import datetime as dt
+from typing import Any, ClassVar, cast
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.http import QueryDict
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from promotions.models import Slot
 
-from .models import Campaign
+from .decision import BERLIN
+from .inquiries import HONEYPOT_FIELD, STAMP_FIELD, FormGuard, check_inquiry_data, form_stamp
+from .models import Campaign, Inquiry
+from .reports import (
+    DAY,
+    GRANULARITY_CHOICES,
+    GROUP_BY_CHOICES,
+    ReportParamError,
+    ReportParams,
+    check_report_params,
+)
 
 WEEKDAYS = [
     (0, _("Montag")),
@@ -119,3 +134,149 @@ class ExplainForm(forms.Form):
         help_text=_("Leer heißt: jetzt."),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
+
+
+class ReportForm(forms.Form):
+    """What an editor wants a report on: Berlin calendar days, both included."""
+
+    # Date inputs take ISO dates, whatever the language.
+    start = forms.DateField(label=_("Von"), widget=forms.DateInput({"type": "date"}, "%Y-%m-%d"))
+    end = forms.DateField(
+        label=_("Bis einschließlich"), widget=forms.DateInput({"type": "date"}, "%Y-%m-%d")
+    )
+    granularity = forms.ChoiceField(choices=GRANULARITY_CHOICES, label=_("Einteilung"))
+    group_by = forms.ChoiceField(choices=GROUP_BY_CHOICES, label=_("Gruppiert nach"))
+    campaigns = forms.ModelMultipleChoiceField(
+        Campaign.objects.order_by("name"),
+        required=False,
+        label=_("Kampagnen"),
+        help_text=_("Keine ausgewählt heißt: alle."),
+        widget=forms.SelectMultiple(attrs={"size": 8}),
+    )
+
+    params: ReportParams  # set by a successful clean()
+
+    @staticmethod
+    def defaults(*, today: dt.date) -> dict[str, str]:
+        """The last 30 days by day and campaign."""
+        return {
+            "start": (today - dt.timedelta(days=29)).isoformat(),
+            "end": today.isoformat(),
+            "granularity": DAY,
+            "group_by": "campaign",
+        }
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.errors:
+            return data
+        campaigns = data["campaigns"]
+        day_after = data["end"] + dt.timedelta(days=1)
+        try:
+            self.params = check_report_params(
+                campaign_ids=[campaign.pk for campaign in campaigns] if campaigns else None,
+                start=dt.datetime.combine(data["start"], dt.time(), tzinfo=BERLIN),
+                end=dt.datetime.combine(day_after, dt.time(), tzinfo=BERLIN),
+                granularity=data["granularity"],
+                group_by=data["group_by"],
+            )
+        except ReportParamError as refused:
+            raise forms.ValidationError(str(refused)) from refused
+        return data
+
+
+class SlotNameChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Slot) -> str:
+        return obj.name
+
+
+class InquiryForm(forms.ModelForm[Inquiry]):
+    """The portal's "Werbung auf diesem Portal?" form, with its two spam guards: a
+    honeypot field people never see and the signed time the form was rendered at."""
+
+    error_css_class = "field--error"
+    required_css_class = "field--required"
+
+    desired_slots = SlotNameChoiceField(
+        Slot.objects.order_by("name"),
+        required=False,
+        label=_("Gewünschte Plätze"),
+        widget=forms.CheckboxSelectMultiple,
+    )
+    website = forms.CharField(
+        required=False,
+        label=_("Bitte dieses Feld leer lassen"),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
+    )
+    stamp = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    class Meta:
+        model = Inquiry
+        fields = (
+            "company",
+            "name",
+            "email",
+            "phone",
+            "budget",
+            "desired_slots",
+            "period_start",
+            "period_end",
+            "message",
+            "consent_to_contact",
+        )
+        widgets: ClassVar = {
+            "company": forms.TextInput(attrs={"autocomplete": "organization"}),
+            "name": forms.TextInput(attrs={"autocomplete": "name"}),
+            "email": forms.EmailInput(attrs={"autocomplete": "email"}),
+            "phone": forms.TextInput(attrs={"autocomplete": "tel", "type": "tel"}),
+            "period_start": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "period_end": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "message": forms.Textarea(attrs={"rows": 6}),
+        }
+        labels: ClassVar = {
+            "consent_to_contact": _("Ja, Sie dürfen mich zu dieser Anfrage kontaktieren.")
+        }
+        help_texts: ClassVar = {
+            "message": _("Was möchten Sie bewerben, und an wen richtet es sich?"),
+        }
+        error_messages: ClassVar = {
+            "email": {"invalid": _("Bitte geben Sie eine gültige E-Mail-Adresse an.")},
+            "consent_to_contact": {
+                "required": _("Ohne Ihr Einverständnis dürfen wir Ihnen nicht antworten.")
+            },
+        }
+
+    def __init__(self, *args: Any, now: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields[STAMP_FIELD].initial = form_stamp(now=now)
+        # Reversed here, not at import: the privacy page's address depends on the language.
+        self.fields["consent_to_contact"].help_text = format_html(
+            str(
+                _(
+                    "Wir verwenden Ihre Angaben nur, um Ihre Anfrage zu beantworten. Mehr "
+                    'dazu in unserer <a href="{url}">Datenschutzerklärung</a>.'
+                )
+            ),
+            url=reverse("portal:privacy"),
+        )
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        try:
+            check_inquiry_data(self.cleaned_data)
+        except ValidationError as error:
+            self.add_error(None, error)
+        return self.cleaned_data
+
+    @property
+    def guard(self) -> FormGuard:
+        return FormGuard(
+            honeypot=self.data.get(HONEYPOT_FIELD, ""), stamp=self.data.get(STAMP_FIELD, "")
+        )
+
+    def restamped(self, *, now: Any) -> InquiryForm:
+        """The same answers with a fresh stamp and an empty honeypot, to send again."""
+        data = cast(QueryDict, self.data).copy()
+        data[STAMP_FIELD] = form_stamp(now=now)
+        data[HONEYPOT_FIELD] = ""
+        return InquiryForm(data, now=now)

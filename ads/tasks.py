@@ -1,3 +1,5 @@
+from smtplib import SMTPException
+
 from celery import shared_task
 from django.utils import timezone
 
@@ -32,3 +34,32 @@ def flush_events() -> int:
     report = flush(batch=settings.LITFASS_FLUSH_BATCH)
     forget_old_visitors(today=berlin_day(timezone.now()))
     return report.events
+
+
+# A mail server that is down or refuses for a while: retry for some hours (the backoff
+# doubles from a minute up to an hour, with jitter), then give up. The inquiry is stored
+# either way, and its mails_sent_at stays empty.
+_MAIL_RETRY = {
+    "autoretry_for": (SMTPException, OSError),
+    "retry_backoff": 60,
+    "retry_backoff_max": 60 * 60,
+    "max_retries": 10,
+}
+
+
+@shared_task(acks_late=True, ignore_result=True, **_MAIL_RETRY)
+def send_inquiry_mails(inquiry_id: int) -> bool:
+    """Tell sales about a new inquiry and confirm it to the prospect; once (idempotent:
+    ``Inquiry.mails_sent_at`` records that they went out)."""
+    # ads.inquiries enqueues this task, so it is imported here, not at the top.
+    from .inquiries import do_send_inquiry_mails
+
+    return do_send_inquiry_mails(inquiry_id, now=timezone.now())
+
+
+@shared_task(acks_late=True, ignore_result=True, **_MAIL_RETRY)
+def send_invitation_mail(user_id: int, advertiser_id: int) -> bool:
+    """Invite a new advertiser's administrator to set a password."""
+    from .inquiries import do_send_invitation
+
+    return do_send_invitation(user_id, advertiser_id)

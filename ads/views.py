@@ -145,7 +145,7 @@ def decisions(request: HttpRequest) -> HttpResponse:
     nonces = record_served(decision, now=now, refuse=refusal(request.headers.get("User-Agent", "")))
     base = f"{request.scheme}://{request.get_host()}"
     with translation.override(page.language):
-        inquiry_url = base + reverse("portal:advertise")
+        inquiry_url = base + reverse("portal:inquiry")
         slots = []
         for key in decision.slots:
             nonce = nonces.get(key)

@@ -1,12 +1,14 @@
 import random
 
 from django.contrib.flatpages.views import flatpage
+from django.core import signing
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views import defaults
@@ -16,6 +18,9 @@ from taggit.models import Tag
 
 from ads.decision import PageContext, berlin_day, decide
 from ads.devices import device_class
+from ads.forms import InquiryForm
+from ads.inquiries import InquiryRefused, Sender, do_submit_inquiry
+from ads.models import Inquiry
 from ads.problems import problem
 from ads.tracking import record_served, refusal
 from ads.visitors import visitor_key_for
@@ -25,6 +30,10 @@ from .forms import ConsentForm
 from .models import Article
 
 ARTICLES_PER_PAGE = 10
+# The thank-you page shows the prospect what we received, for an hour, from a signed id in
+# its address: no cookie needed.
+THANKS_SALT = "litfass.portal.inquiry-thanks"
+THANKS_MAX_AGE = 60 * 60
 ARTICLE_SLOTS = ("sidebar-top", "article-end-1", "article-end-2")
 _lottery = random.Random()  # noqa: S311  (a lottery among campaigns, not a secret)
 
@@ -91,6 +100,49 @@ def tag_detail(request: HttpRequest, slug: str) -> HttpResponse:
 def page(request: HttpRequest, url: str) -> HttpResponse:
     """An editor-maintained page (imprint, privacy, advertising), kept as a flat page."""
     return flatpage(request, url)
+
+
+@require_http_methods(["GET", "POST"])
+def inquiry(request: HttpRequest) -> HttpResponse:
+    """The inquiry form ("Werbung auf diesem Portal?"). Refused spam gets a polite
+    message and the form again, never the reason."""
+    now = timezone.now()
+    if request.method == "GET":
+        return render(request, "portal/inquiry_form.html", {"form": InquiryForm(now=now)})
+    form = InquiryForm(request.POST, now=now)
+    if form.is_valid():
+        sender = Sender(
+            ip_address=request.META.get("REMOTE_ADDR", ""),
+            user_agent=request.headers.get("User-Agent", ""),
+        )
+        try:
+            stored = do_submit_inquiry(
+                form.save(commit=False),
+                slots=form.cleaned_data["desired_slots"],
+                sender=sender,
+                guard=form.guard,
+                now=now,
+            )
+        except InquiryRefused:
+            context = {"form": form.restamped(now=now), "refused": True}
+            return render(request, "portal/inquiry_form.html", context, status=400)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            token = signing.dumps(stored.pk, salt=THANKS_SALT)
+            response = redirect(f"{reverse('portal:inquiry-thanks')}?{urlencode({'t': token})}")
+            response.status_code = 303
+            return response
+    return render(request, "portal/inquiry_form.html", {"form": form}, status=400)
+
+
+def inquiry_thanks(request: HttpRequest) -> HttpResponse:
+    try:
+        pk = signing.loads(request.GET.get("t", ""), salt=THANKS_SALT, max_age=THANKS_MAX_AGE)
+    except signing.BadSignature:
+        pk = None
+    received = Inquiry.objects.filter(pk=pk).first() if isinstance(pk, int) else None
+    return render(request, "portal/inquiry_thanks.html", {"inquiry": received})
 
 
 @csrf_exempt  # checked by origin instead: no CSRF cookie before the reader chose

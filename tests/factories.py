@@ -5,7 +5,18 @@ from typing import cast
 import factory
 from django.contrib.auth.models import User
 
-from ads.models import Advertiser, Campaign, CampaignPromotion, Membership
+from ads.decision import BERLIN
+from ads.models import (
+    Advertiser,
+    Campaign,
+    CampaignPromotion,
+    DailyRollup,
+    FilteredRollup,
+    FilterReason,
+    HourlyRollup,
+    Inquiry,
+    Membership,
+)
 from portal.models import Announcement, Article, Author, Section, SiteSettings
 from promotions.models import Image, Promotion, Slot
 from promotions.uploads import check_image_upload, do_store_image
@@ -183,3 +194,66 @@ class CampaignFactory(factory.django.DjangoModelFactory[Campaign]):
             CampaignPromotion.objects.create(
                 campaign=cast(Campaign, self), promotion=promotion, weight=weight
             )
+
+
+class HourlyRollupFactory(factory.django.DjangoModelFactory[HourlyRollup]):
+    """One hour's counts of a campaign's (first) promotion in a slot."""
+
+    class Meta:
+        model = HourlyRollup
+
+    hour = datetime(2026, 6, 10, 10, tzinfo=UTC)
+    campaign = factory.SubFactory(CampaignFactory)
+    promotion = factory.LazyAttribute(
+        lambda cell: cell.campaign.campaign_promotions.order_by("pk").first().promotion
+    )
+    slot = factory.SubFactory(SlotFactory)
+    served = 0
+    views = 0
+    clicks = 0
+    unique_visitors = 0
+
+
+class DailyRollupFactory(HourlyRollupFactory):
+    """One Berlin day's counts; give it the same counts as the day's hourly cells."""
+
+    class Meta:
+        model = DailyRollup
+        exclude = ("hour",)
+
+    day = factory.LazyAttribute(lambda cell: cell.hour.astimezone(BERLIN).date())
+
+
+class FilteredRollupFactory(factory.django.DjangoModelFactory[FilteredRollup]):
+    """Refused events of one hour; ``campaign_id_seen`` 0 means the nonce was unknown."""
+
+    class Meta:
+        model = FilteredRollup
+
+    hour = datetime(2026, 6, 10, 10, tzinfo=UTC)
+    day = factory.LazyAttribute(lambda cell: cell.hour.astimezone(BERLIN).date())
+    campaign_id_seen = 0
+    event = "view"
+    reason = FilterReason.BOT
+    count = 1
+
+
+class InquiryFactory(factory.django.DjangoModelFactory[Inquiry]):
+    """A prospect's inquiry as the portal form stores it (created directly, unchecked)."""
+
+    class Meta:
+        model = Inquiry
+        skip_postgeneration_save = True
+
+    name = "Jana Berger"
+    company = factory.Sequence(lambda n: f"Nordlicht Cloud {n} GmbH")
+    email = factory.Sequence(lambda n: f"jana.berger{n}@nordlicht.example")
+    phone = "+49 40 1234567"
+    message = "Wir möchten im Herbst unsere KI-Plattform vorstellen."
+    budget = Inquiry.Budget.UP_TO_5K
+    consent_to_contact = True
+
+    @factory.post_generation
+    def desired_slots(self, create: bool, extracted: list[Slot] | None, **kwargs: object) -> None:
+        if create and extracted:
+            self.desired_slots.set(extracted)

@@ -1,3 +1,3 @@
 """Admin for the ads app, one module per capability."""
 
-from . import campaigns  # noqa: F401  (registers the model admins)
+from . import campaigns, inquiries, reports  # noqa: F401  (they register their admins)

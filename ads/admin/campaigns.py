@@ -1,3 +1,4 @@
+import functools
 import random
 from collections.abc import Callable
 from typing import Any
@@ -40,6 +41,7 @@ from ..models import (
     DailyRollup,
     Membership,
 )
+from . import reports
 
 
 class MembershipInline(admin.TabularInline[Membership, Advertiser]):
@@ -144,13 +146,21 @@ class CampaignAdmin(admin.ModelAdmin[Campaign]):
     search_fields = ("name", "advertiser__name", "competitive_category")
     date_hierarchy = "starts_at"
     autocomplete_fields = ("advertiser",)
-    readonly_fields = ("status", "pause_reason", "pacing_daily_target", "progress", "pace")
+    readonly_fields = (
+        "status",
+        "pause_reason",
+        "pacing_daily_target",
+        "progress",
+        "pace",
+        "rollup_delivery",
+    )
     inlines = (CampaignPromotionInline,)
     actions = ("launch", "pause", "resume", "end", "duplicate")
     fieldsets = (
         (None, {"fields": ("advertiser", "name", "kind", "status", "pause_reason")}),
         (_("Laufzeit und Ziele"), {"fields": ("starts_at", "ends_at", "goal_impressions",
-                                              "goal_clicks", "progress", "pace")}),
+                                              "goal_clicks", "progress", "pace",
+                                              "rollup_delivery")}),
         (_("Auslieferung"), {"fields": ("daily_cap", "pacing", "pacing_daily_target",
                                         "frequency_cap", "weight", "rotation",
                                         "competitive_category")}),
@@ -163,7 +173,22 @@ class CampaignAdmin(admin.ModelAdmin[Campaign]):
         explain = path(
             "explain/", self.admin_site.admin_view(self.explain_view), name="ads_campaign_explain"
         )
-        return [explain, *super().get_urls()]
+        report = path(
+            "reports/",
+            self.admin_site.admin_view(functools.partial(reports.report_view, self)),
+            name="ads_campaign_reports",
+        )
+        return [explain, report, *super().get_urls()]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Campaign | None = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None:
+            return fieldsets
+        # A campaign being added has nothing in the rollups yet.
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f != "rollup_delivery"]})
+            for name, options in fieldsets
+        ]
 
     def get_changelist_instance(self, request: HttpRequest) -> Any:
         changelist = super().get_changelist_instance(request)
@@ -198,6 +223,10 @@ class CampaignAdmin(admin.ModelAdmin[Campaign]):
         if progress.goal:
             return f"{shown} · {_percent(progress.done)} {_('vom Ziel')}"
         return shown
+
+    @admin.display(description=_("Auslieferung laut Rollups"))
+    def rollup_delivery(self, campaign: Campaign) -> SafeString | str:
+        return reports.rollup_delivery(campaign)
 
     @admin.display(description=_("Tempo"))
     def pace(self, campaign: Campaign) -> SafeString | str:

@@ -19,12 +19,10 @@ from ..reports import (
     DAY,
     GRANULARITIES,
     GROUP_BY,
-    Counts,
-    Report,
     ReportParamError,
-    Series,
     build_report,
     check_report_params,
+    report_as_dict,
     report_csv,
 )
 from .auth import current_advertiser
@@ -57,41 +55,6 @@ class ReportQuery(serializers.Serializer[Any]):
     )
     delimiter = serializers.ChoiceField(choices=["comma", "semicolon"], default="comma")
     bom = serializers.BooleanField(default=False)
-
-
-def _counts(counts: Counts) -> dict[str, Any]:
-    return {
-        "served": counts.served,
-        "views": counts.views,
-        "clicks": counts.clicks,
-        "click_rate": counts.click_rate,
-        "filtered": counts.filtered,
-        "unique_visitors": counts.unique_visitors,
-    }
-
-
-def _series(series: Series) -> dict[str, Any]:
-    return {
-        "key": series.key,
-        "label": series.label,
-        "buckets": [
-            {"start": bucket.start.isoformat(), **_counts(bucket)} for bucket in series.buckets
-        ],
-        "totals": _counts(series.totals),
-    }
-
-
-def report_data(report: Report) -> dict[str, Any]:
-    return {
-        "start": report.start.isoformat(),
-        "end": report.end.isoformat(),
-        "granularity": report.granularity,
-        "group_by": report.group_by,
-        "time_zone": str(report.tz.key),
-        "series": [_series(series) for series in report.series],
-        "overall": _series(report.overall),
-        "filtered_by_reason": report.filtered_by_reason,
-    }
 
 
 class ReportView(APIView):
@@ -181,4 +144,4 @@ class ReportView(APIView):
                 report_csv(report, delimiter=delimiter, bom=data["bom"]),
                 headers={"Content-Disposition": f'attachment; filename="{name}"'},
             )
-        return Response(report_data(report))
+        return Response(report_as_dict(report))

@@ -3,7 +3,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 from .. import views as public
-from . import reports, schema, views
+from . import inquiries, reports, schema, views
 
 app_name = "api"
 __all__ = ["schema"]  # imported for its schema extension
@@ -16,6 +16,7 @@ router.register("images", views.ImageViewSet, basename="image")
 urlpatterns = [
     path("decisions", public.decisions, name="decisions"),
     path("reports", reports.ReportView.as_view(), name="reports"),
+    path("inquiries", inquiries.InquiryCreateView.as_view(), name="inquiries"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path(

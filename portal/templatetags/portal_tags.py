@@ -34,7 +34,7 @@ def slot(context: template.Context, key: str) -> str:
     html = slot_html(
         decision,
         key,
-        inquiry_url=reverse("portal:advertise"),
+        inquiry_url=reverse("portal:inquiry"),
         nonce=(context.get("nonces") or {}).get(key),
     )
     return mark_safe(html)  # noqa: S308  (rendered by the slot template, escaped there)

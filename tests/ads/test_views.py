@@ -233,9 +233,9 @@ def test_visitor_key_is_not_derived_without_consent(client, campaign, fields):
 @pytest.mark.parametrize(
     ("fields", "text", "path"),
     [
-        ({}, "Werbung auf diesem Portal?", "/werbung/"),
-        ({"language": "de"}, "Werbung auf diesem Portal?", "/werbung/"),
-        ({"language": "en"}, "Advertise on this portal?", "/en/werbung/"),
+        ({}, "Werbung auf diesem Portal?", "/werbung/anfrage/"),
+        ({"language": "de"}, "Werbung auf diesem Portal?", "/werbung/anfrage/"),
+        ({"language": "en"}, "Advertise on this portal?", "/en/werbung/anfrage/"),
     ],
     ids=["default", "de", "en"],
 )

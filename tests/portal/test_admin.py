@@ -8,7 +8,7 @@ from ads.models import Advertiser, AdvertiserAPIKey
 from portal.demo import load_demo
 from portal.models import SiteSettings
 from promotions.models import Promotion, PromotionReview
-from tests.factories import PromotionFactory, StaffFactory
+from tests.factories import InquiryFactory, PromotionFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -22,6 +22,7 @@ def editor(client):
     PromotionFactory.create(title="Wartet", review_status=Promotion.ReviewStatus.PENDING)
     publisher = Advertiser.objects.get(is_publisher=True)
     AdvertiserAPIKey.objects.create_key(name="Reporting", advertiser=publisher)
+    InquiryFactory.create()
     client.force_login(StaffFactory.create())
     return client
 

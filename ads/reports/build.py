@@ -1,37 +1,11 @@
-"""Reports: served, views, clicks and filtered events over time, read from the rollups only.
+"""Building reports from the rollups: buckets by calendar, sums in SQL, zero filling.
 
-Buckets are calendar periods (hour, day, month) in the report's time zone, Europe/Berlin
-unless asked otherwise. They are computed from the hourly rollups, so any zone works and
-daylight saving time is exact: a Berlin day has 23, 24 or 25 hours. An hourly rollup cell
-belongs to the bucket in which its hour starts. Hour buckets are the rollups' UTC hours
-shown in the report's zone; in the few zones whose offset is not a whole number of hours
-(India, Nepal, parts of Australia) they therefore start at half past.
-
-The requested range is widened to whole buckets: ``start`` rounds down to the start of its
-bucket, the exclusive ``end`` rounds up. Every bucket is in the report, with zeros where
-nothing was counted.
-
-Filtered events (bots, replays, previews, …) are counted per hour, campaign and reason
-only: an event refused by tracking has no trustworthy promotion or slot. Hence:
-
-- grouped by campaign, each campaign's buckets carry its filtered events;
-- grouped by promotion or slot, the groups' ``filtered`` is ``None``; filtered events are
-  shown for the whole selection only (``overall`` and ``filtered_by_reason``);
-- without a campaign filter the overall figures include events whose nonce was unknown
-  (no campaign); with one, only the chosen campaigns' events.
-
-Unique visitors are unique per hourly rollup cell (hour × campaign × promotion × slot)
-and cannot be added up across hours: a reader who comes back counts again. Reports show
-them only at hour granularity, as the sum of the bucket's cells (a reader seen in two
-slots in one hour counts twice), and never in totals.
+See the package docstring for how buckets, filtered events and unique visitors work.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import functools
-import io
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -41,64 +15,12 @@ from typing import Any
 from django.db.models import F, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncMonth
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
 
 from promotions.models import Promotion, Slot
 
-from .decision import BERLIN
-from .models import Campaign, FilteredRollup, FilterReason, HourlyRollup
-
-HOUR, DAY, MONTH = "hour", "day", "month"
-GRANULARITIES = (HOUR, DAY, MONTH)
-GROUP_BY = ("campaign", "promotion", "slot")
-GRANULARITY_CHOICES = [(HOUR, _lazy("Stunden")), (DAY, _lazy("Tage")), (MONTH, _lazy("Monate"))]
-GROUP_BY_CHOICES = [
-    ("campaign", _lazy("Kampagne")),
-    ("promotion", _lazy("Promotion")),
-    ("slot", _lazy("Slot")),
-]
-# Longer ranges would make pages of thousands of points and unbounded queries.
-MAX_DAYS = {HOUR: 31, DAY: 366, MONTH: 366}
-
-
-class ReportParamError(ValueError):
-    """The report cannot be built with these parameters; the message says why."""
-
-
-class InvalidRangeError(ReportParamError):
-    pass
-
-
-class RangeTooLongError(ReportParamError):
-    pass
-
-
-class UnknownGranularityError(ReportParamError):
-    pass
-
-
-class UnknownGroupByError(ReportParamError):
-    pass
-
-
-class UnknownTimeZoneError(ReportParamError):
-    pass
-
-
-class UnknownCampaignsError(ReportParamError):
-    pass
-
-
-@dataclass(frozen=True)
-class ReportParams:
-    """Checked report parameters; ``campaign_ids`` is ``None`` for all campaigns."""
-
-    campaign_ids: tuple[int, ...] | None
-    start: dt.datetime
-    end: dt.datetime
-    granularity: str
-    group_by: str
-    tz: zoneinfo.ZoneInfo
+from ..decision import BERLIN
+from ..models import Campaign, DailyRollup, FilteredRollup, FilterReason, HourlyRollup
+from .params import DAY, HOUR, ReportParams, UnknownCampaignsError, check_report_params
 
 
 @dataclass(kw_only=True)
@@ -106,9 +28,9 @@ class Counts:
     served: int = 0
     views: int = 0
     clicks: int = 0
-    # None where filtered events cannot be attributed (see the module docstring).
+    # None where filtered events cannot be attributed (see the package docstring).
     filtered: int | None = 0
-    # None except in hour buckets (see the module docstring).
+    # None except in hour buckets (see the package docstring).
     unique_visitors: int | None = None
 
     @property
@@ -162,62 +84,6 @@ class Report:
         return [bucket.start for bucket in self.overall.buckets]
 
 
-@functools.cache
-def _known_zones() -> frozenset[str]:
-    # Only IANA names, which PostgreSQL knows too; Debian adds its "localtime" link.
-    return frozenset(zoneinfo.available_timezones() - {"localtime"})
-
-
-def check_time_zone(name: str) -> zoneinfo.ZoneInfo:
-    """The IANA time zone called ``name``, e.g. ``Europe/Berlin``."""
-    if name not in _known_zones():
-        raise UnknownTimeZoneError(_("Unbekannte Zeitzone „%(name)s“.") % {"name": name})
-    return zoneinfo.ZoneInfo(name)
-
-
-def check_report_params(
-    *,
-    campaign_ids: Sequence[int] | None = None,
-    start: dt.datetime,
-    end: dt.datetime,
-    granularity: str,
-    group_by: str,
-    tz: zoneinfo.ZoneInfo | str = BERLIN,
-) -> ReportParams:
-    """Check report parameters; raises a :class:`ReportParamError` with a German message.
-
-    An empty ``campaign_ids`` selects no campaign (and gives an empty report); ``None``
-    selects all. The range limit counts calendar days in ``tz``.
-    """
-    if granularity not in GRANULARITIES:
-        raise UnknownGranularityError(
-            _("Unbekannte Einteilung „%(value)s“; möglich sind: %(allowed)s.")
-            % {"value": granularity, "allowed": ", ".join(GRANULARITIES)}
-        )
-    if group_by not in GROUP_BY:
-        raise UnknownGroupByError(
-            _("Unbekannte Gruppierung „%(value)s“; möglich sind: %(allowed)s.")
-            % {"value": group_by, "allowed": ", ".join(GROUP_BY)}
-        )
-    zone = check_time_zone(tz if isinstance(tz, str) else str(tz.key))
-    if start.utcoffset() is None or end.utcoffset() is None:
-        raise InvalidRangeError(_("Beginn und Ende brauchen eine Zeitzone."))
-    # In UTC: Python compares two times of one zone by wall clock, ignoring DST.
-    if end.astimezone(dt.UTC) <= start.astimezone(dt.UTC):
-        raise InvalidRangeError(_("Das Ende muss nach dem Beginn liegen."))
-    # Wall-clock time, so a 31-day October is 31 days although it has 745 hours.
-    wall = end.astimezone(zone).replace(tzinfo=None) - start.astimezone(zone).replace(tzinfo=None)
-    if wall > dt.timedelta(days=MAX_DAYS[granularity]):
-        raise RangeTooLongError(
-            _("Bei dieser Einteilung sind höchstens %(days)d Tage möglich.")
-            % {"days": MAX_DAYS[granularity]}
-        )
-    ids = None if campaign_ids is None else tuple(sorted({int(pk) for pk in campaign_ids}))
-    return ReportParams(
-        campaign_ids=ids, start=start, end=end, granularity=granularity, group_by=group_by, tz=zone
-    )
-
-
 def _local_start(day: dt.date, tz: zoneinfo.ZoneInfo) -> dt.datetime:
     """The first instant of a local calendar day, in UTC.
 
@@ -246,7 +112,8 @@ def _next(bucket: dt.datetime, granularity: str, tz: zoneinfo.ZoneInfo) -> dt.da
 
 def _ceil(moment: dt.datetime, granularity: str, tz: zoneinfo.ZoneInfo) -> dt.datetime:
     floor = _floor(moment, granularity, tz)
-    return floor if floor == moment else _next(floor, granularity, tz)
+    # In UTC: Python never finds a time of a repeated hour equal to one in another zone.
+    return floor if floor == moment.astimezone(dt.UTC) else _next(floor, granularity, tz)
 
 
 def _bucketed(rows: QuerySet[Any], granularity: str, tz: zoneinfo.ZoneInfo) -> QuerySet[Any]:
@@ -422,107 +289,31 @@ def build_report(
     )
 
 
+def campaign_totals(campaign_ids: Sequence[int]) -> dict[int, Counts]:
+    """Served, views and clicks over all of each campaign's rollups, and its filtered
+    events; zeros for campaigns without counts. Two queries, however many campaigns."""
+    totals = {pk: Counts() for pk in campaign_ids}
+    counted = (
+        DailyRollup.objects.filter(campaign_id__in=totals)
+        .values("campaign_id")
+        .annotate(served_sum=Sum("served"), views_sum=Sum("views"), clicks_sum=Sum("clicks"))
+        .order_by()
+    )
+    for row in counted:
+        counts = totals[row["campaign_id"]]
+        counts.served, counts.views = row["served_sum"], row["views_sum"]
+        counts.clicks = row["clicks_sum"]
+    refused = (
+        FilteredRollup.objects.filter(campaign_id_seen__in=totals)
+        .values("campaign_id_seen")
+        .annotate(count_sum=Sum("count"))
+        .order_by()
+    )
+    for row in refused:
+        totals[row["campaign_id_seen"]].filtered = row["count_sum"]
+    return totals
+
+
 def _reason_order(reason: str) -> int:
     order = FilterReason.values
     return order.index(reason) if reason in order else len(order)
-
-
-def _counts_dict(counts: Counts) -> dict[str, Any]:
-    return {
-        "served": counts.served,
-        "views": counts.views,
-        "clicks": counts.clicks,
-        "click_rate": counts.click_rate,
-        "filtered": counts.filtered,
-        "unique_visitors": counts.unique_visitors,
-    }
-
-
-def _series_dict(series: Series) -> dict[str, Any]:
-    return {
-        "key": series.key,
-        "label": series.label,
-        "buckets": [
-            {"start": bucket.start.isoformat(), **_counts_dict(bucket)} for bucket in series.buckets
-        ],
-        "totals": _counts_dict(series.totals),
-    }
-
-
-def report_as_dict(report: Report) -> dict[str, Any]:
-    """The report as JSON-ready data: ISO 8601 times with offsets, ids, labels, counts.
-
-    ``click_rate`` is a share (0.0123, not 1.23 %) or ``None``; ``filtered`` and
-    ``unique_visitors`` are ``None`` where the module docstring says why.
-    """
-    reasons = dict(FilterReason.choices)
-    return {
-        "start": report.start.isoformat(),
-        "end": report.end.isoformat(),
-        "time_zone": report.tz.key,
-        "granularity": report.granularity,
-        "group_by": report.group_by,
-        "campaign_ids": None if report.campaign_ids is None else list(report.campaign_ids),
-        "buckets": [start.isoformat() for start in report.bucket_starts],
-        "series": [_series_dict(series) for series in report.series],
-        "overall": _series_dict(report.overall),
-        "filtered_by_reason": [
-            {"reason": reason, "label": str(reasons.get(reason, reason)), "counts": counts}
-            for reason, counts in report.filtered_by_reason.items()
-        ],
-    }
-
-
-# Spreadsheets run a cell starting with one of these as a formula; names come from
-# advertisers too.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _text(value: str) -> str:
-    return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
-
-
-def report_csv(report: Report, *, delimiter: str = ",", bom: bool = False) -> str:
-    """The report as CSV: a header, then per group one row per bucket (its start in
-    ISO 8601 with offset) and a totals row, and a last row with the overall totals.
-
-    For German Excel pass ``delimiter=";"`` and ``bom=True``: with ``;`` the click rate
-    (a share, e.g. ``0,0123``) gets a decimal comma. Empty cells mean "not known" (see
-    the module docstring); labels that a spreadsheet would run as a formula get a
-    leading apostrophe.
-    """
-    decimal = "," if delimiter == ";" else "."
-
-    def numbers(counts: Counts) -> list[str | int]:
-        rate = counts.click_rate
-        return [
-            counts.served,
-            counts.views,
-            counts.clicks,
-            "" if rate is None else f"{rate:.4f}".replace(".", decimal),
-            "" if counts.filtered is None else counts.filtered,
-            "" if counts.unique_visitors is None else counts.unique_visitors,
-        ]
-
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
-    writer.writerow(
-        [
-            str(dict(GROUP_BY_CHOICES)[report.group_by]),
-            "ID",
-            _("Beginn"),
-            _("Ausgeliefert"),
-            _("Sichtbar"),
-            _("Klicks"),
-            _("Klickrate"),
-            _("Ungültig"),
-            _("Leser (mit Einwilligung)"),
-        ]
-    )
-    for series in report.series:
-        label = _text(series.label)
-        for bucket in series.buckets:
-            writer.writerow([label, series.key, bucket.start.isoformat(), *numbers(bucket)])
-        writer.writerow([label, series.key, _("Summe"), *numbers(series.totals)])
-    writer.writerow([report.overall.label, "", _("Summe"), *numbers(report.overall.totals)])
-    return ("\ufeff" if bom else "") + out.getvalue()
