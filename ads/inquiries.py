@@ -405,3 +405,21 @@ def do_send_invitation(user_id: int, advertiser_id: int) -> bool:
             reply_to=[settings.LITFASS_SALES_EMAIL],
         ).send()
     return True
+
+
+# Long enough for the first attempt and its quick retries to have happened.
+MAILS_OVERDUE = dt.timedelta(minutes=15)
+
+
+def unsent_inquiry_ids(*, now: dt.datetime, limit: int = 100) -> list[int]:
+    """Inquiries from the last week whose mails are overdue (never spam)."""
+    return list(
+        Inquiry.objects.filter(
+            mails_sent_at__isnull=True,
+            created_at__lt=now - MAILS_OVERDUE,
+            created_at__gte=now - dt.timedelta(days=7),
+        )
+        .exclude(status=Inquiry.Status.SPAM)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )

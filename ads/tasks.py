@@ -63,3 +63,15 @@ def send_invitation_mail(user_id: int, advertiser_id: int) -> bool:
     from .inquiries import do_send_invitation
 
     return do_send_invitation(user_id, advertiser_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def send_missed_inquiry_mails() -> int:
+    """Every 15 minutes from beat: queue the mails of inquiries whose mails never went
+    out (the broker was down when they came in, or every retry failed)."""
+    from .inquiries import unsent_inquiry_ids
+
+    ids = unsent_inquiry_ids(now=timezone.now())
+    for inquiry_id in ids:
+        send_inquiry_mails.delay(inquiry_id)
+    return len(ids)

@@ -254,7 +254,7 @@ class SlotAdmin(admin.ModelAdmin[Slot]):
                 "promotions": promotions,
                 "chosen": chosen,
                 "rendered": render_slot(
-                    slot, chosen, inquiry_url=reverse("portal:advertise"), preview=True
+                    slot, chosen, inquiry_url=reverse("portal:inquiry"), preview=True
                 ),
             },
         )

@@ -306,7 +306,7 @@ class CampaignAdmin(admin.ModelAdmin[Campaign]):
                     "rendered": render_slot(
                         decided.slot,
                         decided.promotion,
-                        inquiry_url=reverse("portal:advertise"),
+                        inquiry_url=reverse("portal:inquiry"),
                         preview=True,
                     ),
                 }

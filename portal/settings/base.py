@@ -195,6 +195,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 10,
         "options": {"expires": 9},
     },
+    "ads.send_missed_inquiry_mails": {
+        "task": "ads.tasks.send_missed_inquiry_mails",
+        "schedule": 15 * 60,
+    },
     "ads.rotate_campaigns": {
         "task": "ads.tasks.rotate_campaigns",
         "schedule": 60,

@@ -667,3 +667,28 @@ def test_api_applies_the_rate_limit(client, settings):
     assert response.status_code == 429
     assert int(response["Retry-After"]) <= 3600
     assert Inquiry.objects.count() == 2
+
+
+def test_overdue_unsent_mails_are_found_for_another_try():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ads.inquiries import unsent_inquiry_ids
+
+    now = timezone.now()
+
+    def made(minutes_ago, **fields):
+        inquiry = InquiryFactory.create(**fields)
+        Inquiry.objects.filter(pk=inquiry.pk).update(
+            created_at=now - timedelta(minutes=minutes_ago)
+        )
+        return inquiry
+
+    overdue = made(30)
+    made(5)  # its first attempt is still under way
+    made(30, mails_sent_at=now)
+    made(30, status=Inquiry.Status.SPAM)
+    made(60 * 24 * 8)  # too old to still write to
+
+    assert unsent_inquiry_ids(now=now) == [overdue.pk]
