@@ -163,7 +163,7 @@ LITFASS_TRACKING_RATE_LIMIT = env.int("LITFASS_TRACKING_RATE_LIMIT", default=60)
 
 # Events per flush transaction: bigger batches move more per second, smaller ones lose
 # less work when a worker dies mid-flush.
-LITFASS_FLUSH_BATCH = env.int("LITFASS_FLUSH_BATCH", default=50_000)
+LITFASS_FLUSH_BATCH = env.int("LITFASS_FLUSH_BATCH", default=200_000)
 
 # The public decision endpoint takes a small JSON body; anything larger is refused.
 LITFASS_DECISION_MAX_BYTES = env.int("LITFASS_DECISION_MAX_BYTES", default=8192)

@@ -241,7 +241,7 @@ def test_flush_that_dies_before_commit_counts_nothing_and_is_redone(served, monk
     def crash(_events):
         raise RuntimeError("worker killed")
 
-    monkeypatch.setattr(rollups, "apply", crash)
+    monkeypatch.setattr(rollups, "apply_encoded", crash)
     with pytest.raises(RuntimeError):
         flush()
     monkeypatch.undo()
