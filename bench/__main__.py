@@ -8,7 +8,12 @@ import sys
 from collections.abc import Callable, Sequence
 
 # One line per benchmark: a module in bench/ with ``run(*, quick: bool) -> str``.
-BENCHMARKS: tuple[str, ...] = ("bench.http_baseline", "bench.renditions")
+BENCHMARKS: tuple[str, ...] = (
+    "bench.http_baseline",
+    "bench.renditions",
+    "bench.decision",
+    "bench.tracking",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

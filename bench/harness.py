@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -237,13 +237,51 @@ def parse_wrk(output: str) -> WrkResult:
     )
 
 
-def wrk(
-    url: str, *, seconds: float, connections: int, threads: int = 2, timeout_s: float = 5.0
-) -> WrkResult:
-    _require_loopback(url)
+def ensure_wrk() -> str:
+    """wrk's path; installs Debian's package when missing and we may (root, apt-get),
+    otherwise says what to do."""
+    executable = shutil.which("wrk")
+    if executable is not None:
+        return executable
+    apt_get = shutil.which("apt-get")
+    if apt_get is None or os.geteuid() != 0:
+        raise BenchError("wrk is not on PATH: install it (Debian: apt-get install wrk)")
+    _progress("wrk is missing: apt-get install wrk")
+    for command in (
+        [apt_get, "install", "-y", "-qq", "--no-install-recommends", "wrk"],
+        # A fresh machine may have no package lists yet.
+        [apt_get, "update", "-qq"],
+        [apt_get, "install", "-y", "-qq", "--no-install-recommends", "wrk"],
+    ):
+        done = subprocess.run(
+            command,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if done.returncode == 0 and shutil.which("wrk"):
+            break
     executable = shutil.which("wrk")
     if executable is None:
-        raise BenchError("wrk is not on PATH: apt-get install wrk")
+        raise BenchError(f"could not install wrk with apt-get:\n{done.stdout}{done.stderr}")
+    return executable
+
+
+def wrk(
+    url: str,
+    *,
+    seconds: float,
+    connections: int,
+    threads: int = 2,
+    timeout_s: float = 5.0,
+    script: Path | None = None,
+) -> WrkResult:
+    """wrk against ``url``; ``script`` is a Lua file that builds the requests (method,
+    headers, body), for subjects that are not a plain GET."""
+    _require_loopback(url)
+    executable = ensure_wrk()
     command = [
         executable,
         "--latency",
@@ -251,6 +289,7 @@ def wrk(
         f"-c{connections}",
         f"-d{seconds:g}s",
         f"--timeout={timeout_s:g}s",
+        *(["--script", str(script)] if script is not None else []),
         url,
     ]
     done = subprocess.run(
@@ -283,24 +322,39 @@ def compare_http(
     seconds: float = 5,
     connections: int = 16,
     threads: int = 2,
+    subject_script: Path | None = None,
+    warmup_seconds: float = 1,
+    before_round: Callable[[], None] | None = None,
 ) -> Comparison:
-    """Interleaved rounds B,S,B,S,... of wrk against baseline and subject; their medians."""
+    """Interleaved rounds B,S,B,S,... of wrk against baseline and subject; their medians.
+
+    With ``subject_script`` (a wrk Lua file, e.g. for a POST) the caller checks that the
+    subject answers 200; a plain GET subject is checked here. ``before_round`` runs before
+    every round of either, e.g. to reset state the subject changes as it is loaded.
+    """
     machine = machine_facts()
-    for url in (baseline_url, subject_url):
-        status = http_status(url)
-        if status != 200:
-            raise BenchError(f"GET {url} answered {status}, not 200: nothing worth timing")
-        # Unmeasured: lets every worker import, compile templates and open files first.
-        wrk(url, seconds=1, connections=connections, threads=threads)
     baseline: list[WrkResult] = []
     subject: list[WrkResult] = []
+    # Baseline first in every round.
+    contestants = (
+        ("baseline", baseline_url, None, baseline),
+        ("subject", subject_url, subject_script, subject),
+    )
+    for _what, url, script, _results in contestants:
+        if script is None:
+            status = http_status(url)
+            if status != 200:
+                raise BenchError(f"GET {url} answered {status}, not 200: nothing worth timing")
+        # Unmeasured: lets every worker import, compile templates and open files first.
+        wrk(url, seconds=warmup_seconds, connections=connections, threads=threads, script=script)
     for n in range(1, rounds + 1):
-        _progress(f"round {n}/{rounds}: baseline {baseline_url}")
-        baseline.append(
-            wrk(baseline_url, seconds=seconds, connections=connections, threads=threads)
-        )
-        _progress(f"round {n}/{rounds}: subject {subject_url}")
-        subject.append(wrk(subject_url, seconds=seconds, connections=connections, threads=threads))
+        for what, url, script, results in contestants:
+            if before_round is not None:
+                before_round()
+            _progress(f"round {n}/{rounds}: {what} {url}")
+            results.append(
+                wrk(url, seconds=seconds, connections=connections, threads=threads, script=script)
+            )
     return Comparison(
         baseline=_medians(baseline),
         subject=_medians(subject),

@@ -15,3 +15,11 @@ SECRET_KEY = env.str(
 )
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 ROOT_URLCONF = "bench.urls"
+
+# bench.decision's per-request Redis figures: count this process's round trips (never
+# in a timed run; see bench/counting.py).
+LITFASS_BENCH_COUNT_REDIS = env.bool("LITFASS_BENCH_COUNT_REDIS", default=False)
+if LITFASS_BENCH_COUNT_REDIS:
+    from bench.counting import install
+
+    install()

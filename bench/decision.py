@@ -1,0 +1,1268 @@
+"""The decision endpoint and engine with 1,000 live campaigns, beside the minimal JSON view.
+
+.venv/bin/python -m bench.decision [--quick]
+
+Builds its own site on PostgreSQL and Redis (a ``litfass_bench`` database, Redis dbs 2
+and 3; never the tests' 12-15): 20 slots and 1,000 live campaigns with realistic
+targeting, 1-3 approved promotions each, images and every rendition the slots need made
+before anything is measured. Then, in one run:
+
+1. the engine alone: ``ads.decision.decide`` in-process on a warm snapshot, µs per page
+   of 4 slots (median of rounds) and Redis round trips per decision, beside one Redis
+   ``MGET`` of the same keys (the floor) and the same engine on in-memory counters;
+2. throughput: wrk (closed loop) against ``POST /api/v1/decisions`` and the baseline
+   ``/_bench/baseline/`` on gunicorn with 2 sync workers, rounds interleaved;
+3. latency at a constant 400 requests/s: an open-loop generator (``bench.openloop``)
+   against both, rounds interleaved.
+
+Live counters are put back to the seeded state before every round, so caps, pacing and
+frequency caps start each round where the last one started. Everything the run wrote
+to Redis and PostgreSQL is removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import http.client
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from bench.harness import (
+    BASELINE_PATH,
+    BENCH_SETTINGS,
+    REPO_ROOT,
+    BenchError,
+    Comparison,
+    Row,
+    compare_http,
+    ensure_wrk,
+    machine_facts,
+    manage,
+    markdown_table,
+    serve,
+)
+from bench.openloop import OpenLoopResult, Request, open_loop
+from bench.services import (
+    OWNER_KEY,
+    Services,
+    claim_redis,
+    drop_database,
+    recreate_database,
+    redis_client,
+    release_redis,
+    run_worker,
+    service_env,
+    setup_django_for_worker,
+)
+
+DECISIONS_PATH = "/api/v1/decisions"
+COUNTS_PATH = "/_bench/redis-calls/"
+WORKERS = 2
+CAMPAIGNS = 1_000
+ADVERTISERS = 300
+IMAGES = 32
+IMAGE_SIZE = (1200, 800)
+PAGES = 64
+SEED = 20_260_610
+OPEN_LOOP_RATE = 400.0
+# On a quiet machine the generator is at most 1-2 ms late at p99 (timer granularity).
+LAG_WARNING_MS = 5.0
+
+TARGET_THROUGHPUT_RATIO = 0.60
+TARGET_P99_MS = 10.0
+TARGET_ENGINE_US = 300.0
+TARGET_ROUND_TRIPS = 1.0
+
+MODULE = "bench.decision"
+# Overridable with LITFASS_BENCH_DECISION_DATABASE_URL, ..._REDIS_URL, ..._REDIS_CACHE_URL.
+ENV_PREFIX = "LITFASS_BENCH_DECISION"
+DEFAULT_DATABASE_URL = "postgres://litfass:litfass@127.0.0.1:5432/litfass_bench"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/2"
+DEFAULT_REDIS_CACHE_URL = "redis://127.0.0.1:6379/3"
+WORKER_TIMEOUT_S = 900.0
+
+# (key, name, width, height): sizes as publishers sell them.
+SLOTS: tuple[tuple[str, str, int, int], ...] = (
+    ("billboard-top", "Billboard oben", 970, 250),
+    ("leaderboard-top", "Leaderboard oben", 728, 90),
+    ("sidebar-top", "Seitenleiste oben", 300, 250),
+    ("sidebar-middle", "Seitenleiste Mitte", 300, 600),
+    ("sidebar-bottom", "Seitenleiste unten", 300, 250),
+    ("skyscraper-right", "Skyscraper rechts", 160, 600),
+    ("in-article-1", "Im Artikel 1", 300, 250),
+    ("in-article-2", "Im Artikel 2", 300, 250),
+    ("in-article-3", "Im Artikel 3", 300, 250),
+    ("article-end", "Artikelende", 728, 90),
+    ("home-hero", "Startseite oben", 970, 250),
+    ("home-teaser-1", "Startseite Teaser 1", 300, 250),
+    ("home-teaser-2", "Startseite Teaser 2", 300, 250),
+    ("home-teaser-3", "Startseite Teaser 3", 300, 250),
+    ("section-top", "Rubrik oben", 728, 90),
+    ("section-sidebar", "Rubrik Seitenleiste", 300, 600),
+    ("mobile-top", "Mobil oben", 320, 100),
+    ("mobile-in-article-1", "Mobil im Artikel 1", 300, 250),
+    ("mobile-in-article-2", "Mobil im Artikel 2", 300, 250),
+    ("mobile-bottom", "Mobil unten", 320, 100),
+)
+# How often campaigns book each slot, relative: the sidebar and article slots sell best.
+SLOT_DEMAND = (4, 3, 6, 3, 3, 2, 6, 4, 3, 2, 3, 3, 2, 2, 2, 2, 4, 4, 3, 2)
+# The pages that ask for decisions: 4 slots each, together all 20.
+PAGE_TEMPLATES: tuple[tuple[str, ...], ...] = (
+    ("billboard-top", "sidebar-top", "in-article-1", "article-end"),
+    ("leaderboard-top", "sidebar-middle", "in-article-2", "skyscraper-right"),
+    ("home-hero", "home-teaser-1", "home-teaser-2", "home-teaser-3"),
+    ("section-top", "section-sidebar", "sidebar-bottom", "in-article-3"),
+    ("mobile-top", "mobile-in-article-1", "mobile-in-article-2", "mobile-bottom"),
+)
+TAGS = (
+    "ki", "japan", "autos", "elektromobilitaet", "banken", "krypto", "fussball", "wahlen",
+    "klima", "energie", "reisen", "gesundheit", "pharma", "versicherung", "immobilien",
+    "startups", "halbleiter", "robotik", "datenschutz", "cloud", "mobilfunk", "mode",
+    "kochen", "wein", "kunst", "musik", "film", "games", "bildung", "forschung",
+    "raumfahrt", "logistik", "handel", "landwirtschaft", "recht", "steuern", "boerse",
+    "nachhaltigkeit", "krieg", "katastrophen",
+)  # fmt: skip
+# What brand-safety exclusions name most often.
+SENSITIVE_TAGS = ("krieg", "katastrophen", "wahlen", "krypto", "pharma")
+SECTIONS = (
+    "politik", "wirtschaft", "technik", "wissenschaft", "sport", "kultur", "reise", "meinung",
+)  # fmt: skip
+CATEGORIES = (
+    "auto", "bank", "versicherung", "mobilfunk", "energie", "reise", "handel", "software",
+    "pharma", "immobilien", "bildung", "getraenke",
+)  # fmt: skip
+USER_AGENTS = {
+    "desktop": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/{v}.0.0.0 Safari/537.36",
+    "tablet": "Mozilla/5.0 (iPad; CPU OS 17_{v} like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
+    "mobile": "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/{v}.0.0.0 Mobile Safari/537.36",
+}
+
+
+def _progress(message: str) -> None:
+    # stderr, so stdout stays a clean Markdown document.
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+# --- our own database and Redis databases (bench.services) --------------------------------
+
+
+def services_from_env() -> Services:
+    return Services.from_env(
+        ENV_PREFIX,
+        owner=MODULE,
+        database_url=DEFAULT_DATABASE_URL,
+        redis_url=DEFAULT_REDIS_URL,
+        redis_cache_url=DEFAULT_REDIS_CACHE_URL,
+    )
+
+
+@dataclass(frozen=True)
+class CounterState:
+    """The live counters as seeded (key, value, TTL in s or 0), and the snapshot version."""
+
+    redis_url: str
+    owner: str
+    entries: tuple[tuple[str, int, int], ...]
+    version_key: str
+    version: int | None = None
+
+    def restore(self) -> None:
+        """Back to the seeded state in one transaction: served counts, caps and
+        frequency counters as at the start, nonces and events of earlier rounds gone,
+        and the same version, so no worker rebuilds its snapshot."""
+        pipe = redis_client(self.redis_url).pipeline(transaction=True)
+        pipe.flushdb()
+        pipe.set(OWNER_KEY, self.owner)
+        if self.version is not None:
+            pipe.set(self.version_key, self.version)
+        for key, value, ttl in self.entries:
+            pipe.set(key, value, ex=ttl or None)
+        pipe.execute()
+
+
+# --- the pages that ask for decisions ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Page:
+    slots: tuple[str, ...]
+    tags: tuple[str, ...]
+    section: str
+    language: str
+    user_agent: str
+    consent: bool
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "slots": list(self.slots),
+            "tags": list(self.tags),
+            "section": self.section,
+            "language": self.language,
+        }
+        if self.consent:
+            body["consent"] = {"statistics": True, "marketing": True}
+        return body
+
+    def request(self) -> Request:
+        return Request(
+            "POST",
+            DECISIONS_PATH,
+            headers=(("Content-Type", "application/json"), ("User-Agent", self.user_agent)),
+            body=json.dumps(self.body(), separators=(",", ":")).encode(),
+        )
+
+
+def page_mix(count: int = PAGES) -> list[Page]:
+    """Article, home, section and mobile pages with 2-5 tags; some English, half with
+    consent (so frequency caps count); each user agent another reader."""
+    rng = random.Random(SEED + 1)
+    pages = []
+    for n in range(count):
+        template = PAGE_TEMPLATES[n % len(PAGE_TEMPLATES)]
+        if template[0].startswith("mobile"):
+            device = "mobile"
+        else:
+            device = "tablet" if rng.random() < 0.2 else "desktop"
+        pages.append(
+            Page(
+                slots=template,
+                tags=tuple(rng.sample(TAGS, rng.randint(2, 5))),
+                section=rng.choice(SECTIONS),
+                language="en" if rng.random() < 0.15 else "de",
+                user_agent=USER_AGENTS[device].format(v=100 + n),
+                consent=rng.random() < 0.5,
+            )
+        )
+    return pages
+
+
+def wrk_script(pages: Sequence[Page], path: Path) -> Path:
+    """A wrk Lua script that POSTs the pages in turn."""
+    entries = []
+    for page in pages:
+        request = page.request()
+        headers = ", ".join(f'["{name}"] = [==[{value}]==]' for name, value in request.headers)
+        entries.append(
+            f'  requests[#requests + 1] = wrk.format("POST", "{DECISIONS_PATH}", '
+            f"{{{headers}}}, [==[{request.body.decode()}]==])"
+        )
+    path.write_text(
+        "-- Generated by bench.decision: the decision requests, in turn.\n"
+        "local requests = {}\n"
+        "local n = 0\n"
+        "function init(args)\n" + "\n".join(entries) + "\nend\n"
+        "function request()\n"
+        "  n = n % #requests + 1\n"
+        "  return requests[n]\n"
+        "end\n"
+    )
+    return path
+
+
+# --- worker side: Django is set up ---------------------------------------------------------
+
+
+def _source_image(n: int) -> bytes:
+    """A photo-like JPEG: gradients, blotches and grain, a different tint for each n."""
+    import io
+
+    from PIL import Image, ImageOps
+
+    width, height = IMAGE_SIZE
+    gradient = Image.linear_gradient("L")
+    channels = []
+    for k, angle in enumerate((n * 37 % 360, n * 53 % 360, n * 71 % 360)):
+        ramp = gradient.rotate(angle).resize((width, height))
+        blotches = Image.effect_noise((width // 24, height // 24), 64 + k * 8).resize(
+            (width, height), Image.Resampling.BICUBIC
+        )
+        grain = Image.effect_noise((width, height), 30)
+        channels.append(Image.blend(Image.blend(ramp, blotches, 0.5), grain, 0.25))
+    image = ImageOps.autocontrast(Image.merge("RGB", channels))
+    output = io.BytesIO()
+    image.save(output, "JPEG", quality=85)
+    return output.getvalue()
+
+
+def _weighted(rng: random.Random, options: Sequence[tuple[Any, float]]) -> Any:
+    values, weights = zip(*options, strict=True)
+    return rng.choices(values, weights=weights)[0]
+
+
+def seed(directory: Path) -> dict[str, Any]:
+    """The site: slots, images, advertisers, 1,000 live campaigns and their promotions,
+    in bulk; the live counters a day's delivery would have left; renditions come later."""
+    import datetime as dt
+    import hashlib
+
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+    from django.db import transaction
+    from django.utils import timezone
+
+    from ads import counters as keys
+    from ads.decision import berlin_day, day_fraction
+    from ads.models import Advertiser, Campaign, CampaignPromotion
+    from promotions.models import Image, Promotion, Slot
+
+    started = time.perf_counter()
+    rng = random.Random(SEED)
+    now = timezone.now()
+    with transaction.atomic():
+        images = []
+        for n in range(IMAGES):
+            content = _source_image(n)
+            digest = hashlib.sha256(content).hexdigest()
+            name = default_storage.save(f"images/{digest[:2]}/{digest}.jpg", ContentFile(content))
+            images.append(
+                Image(
+                    title=f"Motiv {n}",
+                    file=name,
+                    width=IMAGE_SIZE[0],
+                    height=IMAGE_SIZE[1],
+                    format="JPEG",
+                    byte_size=len(content),
+                    content_hash=digest,
+                    focal_point_x=rng.uniform(0.3, 0.7),
+                    focal_point_y=rng.uniform(0.3, 0.7),
+                )
+            )
+        images = Image.objects.bulk_create(images)
+
+        def promotion(n: int, advertiser: str, status: str) -> Promotion:
+            return Promotion(
+                title=f"Angebot {n} von {advertiser}"[:120],
+                text="Jetzt entdecken: was Sie schon immer über dieses Angebot wissen wollten.",
+                image=images[n % len(images)],
+                alt_text=f"Produktbild {n}",
+                call_to_action=rng.choice(("Mehr Infos", "Jetzt ansehen", "Zum Angebot")),
+                destination_url=f"https://werbekunde-{n % ADVERTISERS}.example/kampagne/{n}",
+                review_status=status,
+            )
+
+        house_promotions = Promotion.objects.bulk_create(
+            [promotion(n, "Verlag", Promotion.ReviewStatus.APPROVED) for n in range(3)]
+        )
+        slots = Slot.objects.bulk_create(
+            [
+                Slot(
+                    key=key,
+                    name=name,
+                    label="Anzeige",
+                    width=width,
+                    height=height,
+                    rendition_specs=(
+                        f"fill-{width}x{height}|format-webp, fill-{width}x{height}|format-jpeg"
+                    ),
+                    fallback=(
+                        Slot.Fallback.HOUSE
+                        if n % 4 == 0
+                        else Slot.Fallback.EMPTY
+                        if n % 7 == 6
+                        else Slot.Fallback.INQUIRY
+                    ),
+                    house_promotion=house_promotions[n % 3] if n % 4 == 0 else None,
+                    above_the_fold=key.endswith("-top") or key == "home-hero",
+                    allows_repeats=key.startswith("home-teaser"),
+                )
+                for n, (key, name, width, height) in enumerate(SLOTS)
+            ]
+        )
+        publisher = Advertiser.objects.create(name="Verlag (Haus)", is_publisher=True)
+        advertisers = Advertiser.objects.bulk_create(
+            [
+                Advertiser(name=f"Werbekunde {n} GmbH", contact_email=f"werbung{n}@example.org")
+                for n in range(ADVERTISERS)
+            ]
+        )
+        advertiser_category = {
+            a.pk: rng.choice(CATEGORIES) if rng.random() < 0.5 else "" for a in advertisers
+        }
+        campaigns = []
+        for n in range(CAMPAIGNS):
+            kind = _weighted(
+                rng,
+                [
+                    (Campaign.Kind.SPONSORSHIP, 0.10),
+                    (Campaign.Kind.STANDARD, 0.75),
+                    (Campaign.Kind.HOUSE, 0.15),
+                ],
+            )
+            paid = kind != Campaign.Kind.HOUSE
+            advertiser = rng.choice(advertisers) if paid else publisher
+            starts_at = now - dt.timedelta(days=rng.uniform(1, 60))
+            ends_at = now + dt.timedelta(days=rng.uniform(3, 120)) if paid else None
+            goal_impressions = (
+                rng.randrange(50_000, 2_000_000, 1000) if paid and rng.random() < 0.6 else None
+            )
+            daily_cap = rng.randrange(500, 20_000, 100) if paid and rng.random() < 0.3 else None
+            even = paid and bool(goal_impressions or daily_cap) and rng.random() < 0.6
+            target = None
+            if even and ends_at is not None:
+                # What the rotation would set: the rest of the goal over the days left.
+                share = (goal_impressions or 0) // max(1, (ends_at - now).days + 1)
+                share = min(share or daily_cap or 0, daily_cap or share)
+                target = max(1, int(share * rng.uniform(0.6, 1.0)))
+            campaigns.append(
+                Campaign(
+                    advertiser=advertiser,
+                    name=f"Kampagne {n}",
+                    kind=kind,
+                    status=Campaign.Status.LIVE,
+                    starts_at=starts_at,
+                    ends_at=ends_at,
+                    goal_impressions=goal_impressions,
+                    goal_clicks=rng.randrange(200, 5000) if paid and rng.random() < 0.1 else None,
+                    daily_cap=daily_cap,
+                    pacing=Campaign.Pacing.EVEN if even else Campaign.Pacing.ASAP,
+                    pacing_daily_target=target,
+                    frequency_cap=rng.randint(1, 5) if paid and rng.random() < 0.25 else None,
+                    include_tags=rng.sample(TAGS, rng.randint(1, 3)) if rng.random() < 0.3 else [],
+                    exclude_tags=(
+                        rng.sample(SENSITIVE_TAGS, rng.randint(1, 2)) if rng.random() < 0.15 else []
+                    ),
+                    include_sections=(
+                        rng.sample(SECTIONS, rng.randint(1, 2)) if rng.random() < 0.2 else []
+                    ),
+                    exclude_sections=rng.sample(SECTIONS, 1) if rng.random() < 0.1 else [],
+                    languages=_weighted(rng, [(["de"], 0.3), (["en"], 0.05), ([], 0.65)]),
+                    devices=_weighted(
+                        rng,
+                        [
+                            (["mobile"], 0.08),
+                            (["desktop"], 0.07),
+                            (["mobile", "tablet"], 0.05),
+                            ([], 0.8),
+                        ],
+                    ),
+                    weekdays=_weighted(rng, [([0, 1, 2, 3, 4], 0.07), ([5, 6], 0.03), ([], 0.9)]),
+                    hours=_weighted(
+                        rng, [(list(range(6, 23)), 0.07), (list(range(17, 24)), 0.03), ([], 0.9)]
+                    ),
+                    competitive_category=(
+                        advertiser_category.get(advertiser.pk, "") if rng.random() < 0.8 else ""
+                    ),
+                    weight=rng.choice((50, 100, 100, 100, 200, 300, 500)),
+                    rotation=_weighted(
+                        rng,
+                        [
+                            (Campaign.Rotation.EVEN, 0.5),
+                            (Campaign.Rotation.WEIGHTED, 0.3),
+                            (Campaign.Rotation.OPTIMISED, 0.2),
+                        ],
+                    ),
+                )
+            )
+        campaigns = Campaign.objects.bulk_create(campaigns)
+        booked = []
+        slot_ids = [s.pk for s in slots]
+        for campaign in campaigns:
+            count = _weighted(rng, [(1, 0.45), (2, 0.30), (3, 0.15), (4, 0.10)])
+            chosen: set[int] = set()
+            while len(chosen) < count:
+                chosen.add(rng.choices(slot_ids, weights=SLOT_DEMAND)[0])
+            booked += [
+                Campaign.slots.through(campaign_id=campaign.pk, slot_id=slot_id)
+                for slot_id in sorted(chosen)
+            ]
+        Campaign.slots.through.objects.bulk_create(booked)
+        promotions: list[Promotion] = []
+        links: list[tuple[Campaign, int]] = []
+        for campaign in campaigns:
+            statuses = [Promotion.ReviewStatus.APPROVED] * _weighted(
+                rng, [(1, 0.5), (2, 0.35), (3, 0.15)]
+            )
+            if rng.random() < 0.1:
+                # Waiting for review: in the database, never in a decision.
+                statuses.append(Promotion.ReviewStatus.PENDING)
+            for status in statuses:
+                promotions.append(promotion(len(promotions) + 3, campaign.advertiser.name, status))
+                links.append((campaign, rng.choice((50, 100, 100, 200, 300))))
+        promotions = Promotion.objects.bulk_create(promotions)
+        CampaignPromotion.objects.bulk_create(
+            [
+                CampaignPromotion(campaign=campaign, promotion=promo, weight=weight)
+                for promo, (campaign, weight) in zip(promotions, links, strict=True)
+            ]
+        )
+    seeded_database = time.perf_counter() - started
+
+    # Live counters as a day's delivery so far leaves them: on, behind and ahead of pace,
+    # a few campaigns capped or at their goal, click data for optimised rotation.
+    day, elapsed = berlin_day(now), day_fraction(now)
+    day_ttl = int(keys.DAY_TTL.total_seconds())
+    entries: list[tuple[str, int, int]] = []
+    approved: dict[int, list[int]] = {}
+    for campaign_id, promotion_id in CampaignPromotion.objects.filter(
+        promotion__review_status=Promotion.ReviewStatus.APPROVED
+    ).values_list("campaign_id", "promotion_id"):
+        approved.setdefault(campaign_id, []).append(promotion_id)
+    for campaign in campaigns:
+        daily = campaign.pacing_daily_target or campaign.daily_cap
+        if daily:
+            served = int(daily * elapsed * rng.uniform(0.5, 1.3))
+            if campaign.daily_cap and rng.random() < 0.05:
+                served = campaign.daily_cap
+            entries.append((keys.served_today(day, campaign.pk), served, day_ttl))
+        if campaign.goal_impressions:
+            done = 1.0 if rng.random() < 0.03 else rng.uniform(0.05, 0.9)
+            total = int(campaign.goal_impressions * done)
+            entries.append((keys.served_total(campaign.pk), total, 0))
+        if campaign.goal_clicks:
+            clicks = int(campaign.goal_clicks * rng.uniform(0.05, 0.9))
+            entries.append((keys.clicks_total(campaign.pk), clicks, 0))
+        if campaign.rotation == Campaign.Rotation.OPTIMISED:
+            for promotion_id in approved.get(campaign.pk, []):
+                served = rng.randrange(1000, 100_000)
+                entries.append((keys.promotion_served(promotion_id), served, 0))
+                clicks = int(served * rng.uniform(0.001, 0.02))
+                entries.append((keys.promotion_clicks(promotion_id), clicks, 0))
+    (directory / "counters.json").write_text(json.dumps(entries))
+    tiers: dict[str, int] = {}
+    for campaign in campaigns:
+        tiers[campaign.kind] = tiers.get(campaign.kind, 0) + 1
+    return {
+        "version_key": keys.VERSION_KEY,
+        "seconds": round(seeded_database, 1),
+        "campaigns": len(campaigns),
+        "tiers": tiers,
+        "slots": len(slots),
+        "bookings": len(booked),
+        "advertisers": len(advertisers),
+        "promotions": len(promotions),
+        "approved": sum(p.review_status == Promotion.ReviewStatus.APPROVED for p in promotions),
+        "images": len(images),
+        "counters": len(entries),
+        "even_pacing": sum(c.pacing_daily_target is not None for c in campaigns),
+        "daily_caps": sum(c.daily_cap is not None for c in campaigns),
+        "frequency_caps": sum(c.frequency_cap is not None for c in campaigns),
+        "categories": sum(bool(c.competitive_category) for c in campaigns),
+        "targeted": sum(
+            bool(
+                c.include_tags
+                or c.exclude_tags
+                or c.include_sections
+                or c.exclude_sections
+                or c.languages
+                or c.devices
+                or c.weekdays
+                or c.hours
+            )
+            for c in campaigns
+        ),
+    }
+
+
+def make_renditions(part: int, parts: int) -> dict[str, Any]:
+    """Every rendition (1x and 2x, every slot's specs) of every n-th image, through the
+    project's own task, so requests never render an image."""
+    from promotions.models import Image, Rendition
+    from promotions.tasks import pregenerate_renditions
+
+    ids = list(Image.objects.order_by("pk").values_list("pk", flat=True))
+    for image_id in ids[part::parts]:
+        pregenerate_renditions(image_id)
+    return {"renditions": Rendition.objects.filter(image_id__in=ids[part::parts]).count()}
+
+
+class MemoryCounters:
+    """The counters' values held in a dict: the engine with no Redis at all."""
+
+    def __init__(self, values: Mapping[str, int]) -> None:
+        self.values = dict(values)
+
+    def read(self, keys: Sequence[str]) -> list[int]:
+        return [self.values.get(key, 0) for key in keys]
+
+    def add(self, increments: Mapping[str, int], **_options: Any) -> None:
+        raise NotImplementedError
+
+    def bump(self, key: str) -> int:
+        raise NotImplementedError
+
+    def set(self, values: Mapping[str, int]) -> None:
+        raise NotImplementedError
+
+
+@contextmanager
+def counting_redis(client: Any) -> Iterator[dict[str, int]]:
+    """Count the round trips ``client`` makes: each command, and each pipeline once."""
+    calls: dict[str, int] = {}
+    execute_command = client.execute_command
+    pipeline = client.pipeline
+
+    def counted_command(*args: Any, **options: Any) -> Any:
+        name = str(args[0]).lower()
+        calls[name] = calls.get(name, 0) + 1
+        return execute_command(*args, **options)
+
+    def counted_pipeline(*args: Any, **options: Any) -> Any:
+        pipe = pipeline(*args, **options)
+        execute = pipe.execute
+
+        def counted_execute(*a: Any, **o: Any) -> Any:
+            calls["pipeline"] = calls.get("pipeline", 0) + 1
+            return execute(*a, **o)
+
+        pipe.execute = counted_execute
+        return pipe
+
+    client.execute_command = counted_command
+    client.pipeline = counted_pipeline
+    try:
+        yield calls
+    finally:
+        del client.execute_command
+        del client.pipeline
+
+
+def time_engine(*, rounds: int, iterations: int) -> dict[str, Any]:
+    """µs per 4-slot page of ``ads.decision.decide`` on a warm snapshot; its Redis round
+    trips; the same engine on in-memory counters; one MGET of the same keys."""
+    import redis
+    from django.utils import timezone
+    from redis.utils import HIREDIS_AVAILABLE
+
+    from ads import counters as keys
+    from ads.counters import bump_version, redis_client
+    from ads.decision import Engine, PageContext, berlin_day, decide, engine
+    from ads.devices import device_class
+    from ads.visitors import visitor_key
+
+    # Seeding and the renditions are done: every process's snapshot is out of date.
+    version = bump_version()
+    now = timezone.now()
+    day = berlin_day(now)
+    contexts = [
+        PageContext(
+            slot_keys=page.slots,
+            tags=frozenset(page.tags),
+            section=page.section,
+            language=page.language,
+            device=device_class(page.user_agent),
+            consent=page.consent,
+            # What the endpoint derives for a request from 127.0.0.1 with this agent.
+            visitor_key=(
+                visitor_key("127.0.0.1", page.user_agent, day=day) if page.consent else None
+            ),
+        )
+        for page in page_mix()
+    ]
+    rng = random.Random(SEED + 2)
+    started = time.perf_counter()
+    decide(contexts[0], now=now, rng=rng)
+    snapshot_ms = (time.perf_counter() - started) * 1000
+    snap = engine.snapshot(now=now)
+    if snap.version != version:
+        raise BenchError(f"snapshot version {snap.version}, expected {version}")
+    considered = statistics.mean(
+        len({e.id for key in c.slot_keys for e in snap.by_slot[key]}) for c in contexts
+    )
+
+    client: Any = redis_client()
+    # Which keys each decision reads, for the MGET floor and the in-memory engine.
+    read_keys: list[list[str]] = []
+    fills = {"campaign": 0, "house": 0, "inquiry": 0, "empty": 0}
+    with counting_redis(client) as calls:
+        mget = client.mget
+
+        def recording_mget(names: Sequence[str], *args: Any) -> Any:
+            read_keys.append(list(names))
+            return mget(names, *args)
+
+        client.mget = recording_mget
+        try:
+            sample = len(contexts) * 4
+            for n in range(sample):
+                decision = decide(contexts[n % len(contexts)], now=now, rng=rng)
+                for decided in decision.slots.values():
+                    fills["campaign" if decided.campaign else decided.fallback or "empty"] += 1
+        finally:
+            del client.mget
+    round_trips = sum(calls.values()) / sample
+    values: dict[str, int] = {}
+    for names in read_keys:
+        values.update(zip(names, (int(v or 0) for v in client.mget(names)), strict=True))
+    values[keys.VERSION_KEY] = version
+    memory = MemoryCounters(values)
+    in_memory = Engine(counters=lambda: memory)
+    in_memory.decide(contexts[0], now=now, rng=rng)
+
+    def run_redis(n: int) -> None:
+        decide(contexts[n % len(contexts)], now=now, rng=rng)
+
+    def run_memory(n: int) -> None:
+        in_memory.decide(contexts[n % len(contexts)], now=now, rng=rng)
+
+    def run_mget(n: int) -> None:
+        client.mget(read_keys[n % len(read_keys)])
+
+    contestants: dict[str, Callable[[int], None]] = {
+        "mget": run_mget,
+        "redis": run_redis,
+        "memory": run_memory,
+    }
+    timings: dict[str, list[float]] = {name: [] for name in contestants}
+    for r in range(1, rounds + 1):
+        _progress(f"engine: round {r}/{rounds}")
+        for name, step in contestants.items():
+            gc.collect()
+            started = time.perf_counter()
+            for n in range(iterations):
+                step(n)
+            timings[name].append((time.perf_counter() - started) / iterations * 1e6)
+    return {
+        "us": timings,
+        "iterations": iterations,
+        "rounds": rounds,
+        "round_trips": round_trips,
+        "calls": {name: count / sample for name, count in calls.items()},
+        "keys": statistics.mean(len(names) for names in read_keys),
+        "considered": considered,
+        "fills": fills,
+        "sample": sample,
+        "snapshot_ms": snapshot_ms,
+        "version": version,
+        "redis_py": f"redis-py {redis.__version__}, "
+        + ("hiredis parser" if HIREDIS_AVAILABLE else "pure-Python parser (no hiredis)"),
+    }
+
+
+def _run_worker(args: argparse.Namespace) -> None:
+    setup_django_for_worker()
+    directory = Path(args.dir)
+    result: dict[str, Any]
+    if args.worker == "seed":
+        result = seed(directory)
+    elif args.worker == "renditions":
+        result = make_renditions(args.part, args.parts)
+    else:
+        result = time_engine(rounds=args.rounds, iterations=args.iterations)
+    print(json.dumps(result))
+
+
+# --- the calling side ----------------------------------------------------------------------
+
+
+def _parallel_workers(jobs: Sequence[Sequence[str]], env: Mapping[str, str]) -> list[Any]:
+    """Like ``bench.services.run_worker``, several at once."""
+    procs = [
+        (
+            args,
+            subprocess.Popen(
+                [sys.executable, "-m", MODULE, "--worker", *args],
+                cwd=REPO_ROOT,
+                env=service_env(env),
+                stdout=subprocess.PIPE,
+                text=True,
+            ),
+        )
+        for args in jobs
+    ]
+    results = []
+    try:
+        for args, proc in procs:
+            stdout, _ = proc.communicate(timeout=WORKER_TIMEOUT_S)
+            lines = stdout.strip().splitlines()
+            if proc.returncode != 0 or not lines:
+                raise BenchError(
+                    f"{MODULE} worker {' '.join(args)} failed ({proc.returncode}); its stderr "
+                    f"is above:\n{stdout}"
+                )
+            results.append(json.loads(lines[-1]))
+    finally:
+        for _args, proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=15)
+    return results
+
+
+def _post(base_url: str, page: Page) -> tuple[int, dict[str, Any]]:
+    parts = urlsplit(base_url)
+    request = page.request()
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
+    try:
+        conn.request("POST", DECISIONS_PATH, body=request.body, headers=dict(request.headers))
+        response = conn.getresponse()
+        body = response.read()
+    finally:
+        conn.close()
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = {"raw": body[:500].decode(errors="replace")}
+    return response.status, data
+
+
+def check_endpoint(base_url: str, pages: Sequence[Page]) -> dict[str, int]:
+    """Every page once: 200 and one entry per slot asked for, else nothing is timed."""
+    filled = slots = 0
+    for page in pages:
+        status, data = _post(base_url, page)
+        if status != 200:
+            raise BenchError(f"POST {DECISIONS_PATH} answered {status}: {data}")
+        answered = [slot.get("key") for slot in data.get("slots", [])]
+        if answered != list(page.slots):
+            raise BenchError(f"asked for {list(page.slots)}, got {answered}")
+        slots += len(answered)
+        filled += sum(bool(slot.get("filled")) for slot in data["slots"])
+    return {"slots": slots, "filled": filled}
+
+
+@dataclass(frozen=True)
+class PerRequest:
+    requests: int
+    round_trips: float
+    commands: dict[str, float]
+    queries: float
+
+
+def _counts(base_url: str) -> dict[str, Any]:
+    parts = urlsplit(base_url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
+    try:
+        conn.request("GET", COUNTS_PATH)
+        response = conn.getresponse()
+        body = response.read()
+    finally:
+        conn.close()
+    if response.status != 200:
+        raise BenchError(f"GET {COUNTS_PATH} answered {response.status}")
+    counts: dict[str, Any] = json.loads(body)
+    return counts
+
+
+def per_request_costs(base_url: str, pages: Sequence[Page], requests: int) -> PerRequest:
+    """Redis round trips and commands and SQL queries per decision request, counted inside
+    the one worker of a counting server (``bench.counting``), one request at a time."""
+    # Unmeasured: the snapshot, the rendered slots and the day's visitor salt.
+    check_endpoint(base_url, pages)
+    before = _counts(base_url)
+    for n in range(requests):
+        status, data = _post(base_url, pages[n % len(pages)])
+        if status != 200:
+            raise BenchError(f"POST {DECISIONS_PATH} answered {status}: {data}")
+    after = _counts(base_url)
+    commands = {
+        name: (count - before["commands"].get(name, 0)) / requests
+        for name, count in after["commands"].items()
+        if count > before["commands"].get(name, 0)
+    }
+    return PerRequest(
+        requests=requests,
+        round_trips=(after["round_trips"] - before["round_trips"]) / requests,
+        commands=commands,
+        queries=(after["queries"] - before["queries"]) / requests,
+    )
+
+
+@dataclass(frozen=True)
+class OpenLoopMedians:
+    sent: int
+    failed: int
+    answered_rps: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    send_lag_p99_ms: float
+    errors: dict[str, int]
+    p99_by_round: tuple[float, ...]
+
+
+def _open_loop_medians(results: Sequence[OpenLoopResult]) -> OpenLoopMedians:
+    errors: dict[str, int] = {}
+    for result in results:
+        for error, count in result.errors.items():
+            errors[error] = errors.get(error, 0) + count
+    return OpenLoopMedians(
+        sent=sum(r.sent for r in results),
+        failed=sum(r.failed for r in results),
+        answered_rps=statistics.median(r.achieved_rps for r in results),
+        p50_ms=statistics.median(r.percentile(50) for r in results),
+        p90_ms=statistics.median(r.percentile(90) for r in results),
+        p99_ms=statistics.median(r.percentile(99) for r in results),
+        max_ms=max(r.max_ms for r in results),
+        send_lag_p99_ms=max(r.send_lag_p99_ms for r in results),
+        errors=errors,
+        p99_by_round=tuple(r.percentile(99) for r in results),
+    )
+
+
+def compare_open_loop(
+    subject_url: str,
+    subject_requests: Sequence[Request],
+    baseline_url: str,
+    *,
+    rate: float,
+    rounds: int,
+    seconds: float,
+    before_round: Callable[[], None],
+) -> tuple[OpenLoopMedians, OpenLoopMedians]:
+    """Interleaved open-loop rounds B,S,B,S,... at ``rate``; medians over rounds."""
+    baseline_requests = [Request("GET", BASELINE_PATH)]
+    # Unmeasured: a second at the rate, so neither starts on a cold connection path.
+    open_loop(baseline_url, baseline_requests, rate=rate, seconds=1)
+    before_round()
+    open_loop(subject_url, subject_requests, rate=rate, seconds=1)
+    baseline: list[OpenLoopResult] = []
+    subject: list[OpenLoopResult] = []
+    for n in range(1, rounds + 1):
+        for what, url, requests, results in (
+            ("baseline", baseline_url, baseline_requests, baseline),
+            ("subject", subject_url, subject_requests, subject),
+        ):
+            before_round()
+            _progress(f"open loop {rate:g}/s, round {n}/{rounds}: {what} {url}")
+            results.append(open_loop(url, requests, rate=rate, seconds=seconds))
+    return _open_loop_medians(baseline), _open_loop_medians(subject)
+
+
+def _verdict(met: bool) -> str:
+    return "**met**" if met else "**missed**"
+
+
+@dataclass(frozen=True)
+class Results:
+    facts: str
+    quick: bool
+    seeded: dict[str, Any]
+    renditions: int
+    setup_seconds: float
+    engine: dict[str, Any]
+    comparison: Comparison
+    open_baseline: OpenLoopMedians
+    open_subject: OpenLoopMedians
+    open_rounds: int
+    open_seconds: float
+    warmup_seconds: float
+    checked: dict[str, int]
+    cold_ms: float
+    load_after: tuple[float, float]
+    per_request: PerRequest
+
+
+def report(r: Results) -> str:
+    c = r.comparison
+    ratio = c.subject.requests_per_second / c.baseline.requests_per_second
+    throughput = markdown_table(
+        "Decision endpoint: throughput vs. minimal JSON view (wrk, closed loop)",
+        [
+            Row(f"baseline: JSON view `{BASELINE_PATH}`", c.baseline),
+            Row(f"`POST {DECISIONS_PATH}`, 4 slots", c.subject),
+        ],
+        facts=r.facts,
+        notes=[
+            f"Load: wrk {c.threads} threads, {c.connections} connections, {c.rounds} "
+            f"interleaved rounds of {c.seconds:g} s per URL (baseline first in each round), "
+            f"after {r.warmup_seconds:g} s unmeasured of each; medians over rounds. The "
+            f"subject POSTs {PAGES} different pages in turn (a Lua script).",
+            f"Target: endpoint ≥ {TARGET_THROUGHPUT_RATIO:.0%} of the baseline's req/s: "
+            f"{_verdict(ratio >= TARGET_THROUGHPUT_RATIO)} ({ratio:.0%}).",
+        ],
+    )
+    b, s = r.open_baseline, r.open_subject
+    open_lines = [
+        f"### Decision endpoint: latency at a constant {OPEN_LOOP_RATE:g} req/s (open loop)",
+        "",
+        "| what | sent | failed | answered req/s (median) | p50 ms | p90 ms | p99 ms "
+        "| max ms (all rounds) | p99 ratio to baseline |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, m in (
+        (f"baseline: JSON view `{BASELINE_PATH}`", b),
+        (f"`POST {DECISIONS_PATH}`, 4 slots", s),
+    ):
+        open_lines.append(
+            f"| {label} | {m.sent} | {m.failed} | {m.answered_rps:.0f} | {m.p50_ms:.2f} "
+            f"| {m.p90_ms:.2f} | {m.p99_ms:.2f} | {m.max_ms:.1f} "
+            f"| {m.p99_ms / b.p99_ms:.2f} |"
+        )
+    open_notes = [
+        f"Load: `bench.openloop`, one request every {1000 / OPEN_LOOP_RATE:g} ms whatever "
+        f"the answers (a new connection each, as gunicorn's sync workers close them), "
+        f"{r.open_rounds} interleaved rounds of {r.open_seconds:g} s per URL; p50/p90/p99 "
+        f"are medians over rounds, max the largest of all rounds. Latency runs from the send "
+        f"to the last byte; the generator's own lateness against its schedule was at most "
+        f"{max(b.send_lag_p99_ms, s.send_lag_p99_ms):.1f} ms at p99. Not wrk2 or vegeta: "
+        f"Debian 12 packages neither (see bench/README.md).",
+        f"Target: p99 < {TARGET_P99_MS:g} ms at {OPEN_LOOP_RATE:g} req/s with {WORKERS} "
+        f"workers: {_verdict(s.p99_ms < TARGET_P99_MS and not s.failed)} "
+        f"({s.p99_ms:.2f} ms, {s.failed} failed).",
+    ]
+    open_notes.append(
+        "p99 ms by round: baseline "
+        + ", ".join(f"{v:.2f}" for v in b.p99_by_round)
+        + "; subject "
+        + ", ".join(f"{v:.2f}" for v in s.p99_by_round)
+        + "."
+    )
+    lag = max(b.send_lag_p99_ms, s.send_lag_p99_ms)
+    if lag > LAG_WARNING_MS:
+        open_notes.append(
+            f"**Disturbed run:** the generator itself ran up to {lag:.0f} ms behind its "
+            f"schedule (p99; about 1-2 ms on a quiet machine), so something else was using "
+            f"the CPUs and these latencies are not the server's alone. Repeat the run."
+        )
+    errors = {**{f"baseline {k}": v for k, v in b.errors.items()}}
+    errors.update({f"subject {k}": v for k, v in s.errors.items()})
+    if errors:
+        open_notes.append(
+            "Failures: " + "; ".join(f"{what}: {count}" for what, count in errors.items())
+        )
+    for note in open_notes:
+        open_lines.extend(["", note])
+
+    e = r.engine
+    us = {name: statistics.median(values) for name, values in e["us"].items()}
+    engine_lines = [
+        "### Decision engine alone (in-process, no HTTP)",
+        "",
+        "| what | µs per 4-slot page (median) | fastest round | slowest round "
+        "| Redis round trips per page | ratio to baseline (time) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    rows = (
+        ("baseline: one Redis `MGET` of the keys a decision reads", "mget", 1.0),
+        ("`ads.decision.decide`, Redis counters", "redis", e["round_trips"]),
+        ("the same engine, counters in a dict (no Redis)", "memory", 0.0),
+    )
+    for label, name, trips in rows:
+        engine_lines.append(
+            f"| {label} | {us[name]:.0f} | {min(e['us'][name]):.0f} | {max(e['us'][name]):.0f} "
+            f"| {trips:.2f} | {us[name] / us['mget']:.2f} |"
+        )
+    fills = e["fills"]
+    total_slots = sum(fills.values())
+    calls = ", ".join(f"`{name}` {count:.2f}" for name, count in sorted(e["calls"].items()))
+    engine_notes = [
+        f"Timing: {e['rounds']} rounds of {e['iterations']} decisions each, the three "
+        f"interleaved in every round, over the same {PAGES} pages as the HTTP load; median "
+        f"over rounds. The snapshot was built before (first decision: "
+        f"{e['snapshot_ms']:.0f} ms); a page's 4 slots have {e['considered']:.0f} distinct "
+        f"campaigns booked, and a decision reads {e['keys']:.1f} counter keys.",
+        f"Round trips: counted on the process's Redis client ({e['redis_py']}) over "
+        f"{e['sample']} decisions ({calls} per decision). Slots filled by a campaign: "
+        f"{fills['campaign'] / total_slots:.0%}; house {fills['house'] / total_slots:.0%}, "
+        f"inquiry {fills['inquiry'] / total_slots:.0%}, empty {fills['empty'] / total_slots:.0%}.",
+        f"Targets: engine < {TARGET_ENGINE_US:g} µs per 4-slot page: "
+        f"{_verdict(us['redis'] < TARGET_ENGINE_US)} ({us['redis']:.0f} µs); "
+        f"≤ {TARGET_ROUND_TRIPS:g} Redis round trip per decision: "
+        f"{_verdict(e['round_trips'] <= TARGET_ROUND_TRIPS)} ({e['round_trips']:.2f}).",
+    ]
+    for note in engine_notes:
+        engine_lines.extend(["", note])
+
+    targets = [
+        "### Targets",
+        "",
+        "| target | measured | verdict |",
+        "|---|---:|---|",
+        f"| endpoint ≥ {TARGET_THROUGHPUT_RATIO:.0%} of baseline throughput | {ratio:.0%} "
+        f"| {_verdict(ratio >= TARGET_THROUGHPUT_RATIO)} |",
+        f"| p99 < {TARGET_P99_MS:g} ms at {OPEN_LOOP_RATE:g} req/s ({WORKERS} workers) "
+        f"| {s.p99_ms:.2f} ms | {_verdict(s.p99_ms < TARGET_P99_MS and not s.failed)} |",
+        f"| engine < {TARGET_ENGINE_US:g} µs per 4-slot page | {us['redis']:.0f} µs "
+        f"| {_verdict(us['redis'] < TARGET_ENGINE_US)} |",
+        f"| ≤ {TARGET_ROUND_TRIPS:g} Redis round trip per decision | {e['round_trips']:.2f} "
+        f"| {_verdict(e['round_trips'] <= TARGET_ROUND_TRIPS)} |",
+    ]
+
+    d = r.seeded
+    tiers = ", ".join(f"{count} {kind}" for kind, count in sorted(d["tiers"].items()))
+    per_request = ", ".join(
+        f"`{name}` {count:.2f}"
+        for name, count in sorted(r.per_request.commands.items(), key=lambda item: -item[1])
+    )
+    data_notes = [
+        f"Site: PostgreSQL and Redis, built for this run and removed after it, "
+        f"`bench.settings` (DEBUG off, `CONN_MAX_AGE` 60 as in production); gunicorn with "
+        f"{WORKERS} sync workers. Seeded in {d['seconds']:.1f} s, renditions and the rest of "
+        f"the set-up in {r.setup_seconds - d['seconds']:.1f} s. Load average after the run: "
+        f"{r.load_after[0]:.2f} (1 min) / {r.load_after[1]:.2f} (5 min).",
+        f"Data: {d['campaigns']} live campaigns ({tiers}) from {d['advertisers']} advertisers "
+        f"and the publisher, {d['bookings']} slot bookings over {d['slots']} slots; "
+        f"{d['targeted']} with targeting (tags, sections, languages, devices, weekdays, "
+        f"hours), {d['categories']} in a competitive category, {d['daily_caps']} daily caps, "
+        f"{d['frequency_caps']} frequency caps, {d['even_pacing']} paced evenly with a daily "
+        f"target; {d['approved']} approved promotions (of {d['promotions']}) on "
+        f"{d['images']} images with {r.renditions} renditions made beforehand; "
+        f"{d['counters']} live counters seeded and restored before every round.",
+        f"Pages: {PAGES} requests of 4 slots (article, home, section and mobile pages), 2-5 "
+        f"tags, a section, 15 % English, half with consent; "
+        f"{r.checked['filled'] / r.checked['slots']:.0%} of their slots filled by a campaign "
+        f"when each was asked once. That first pass, one request at a time on fresh workers "
+        f"(each builds its snapshot; every slot is rendered for the first time), took "
+        f"{r.cold_ms:.1f} ms per request.",
+        f"Per request, counted inside a server of 1 worker (`bench.counting`) over "
+        f"{r.per_request.requests} requests one at a time: "
+        f"{r.per_request.round_trips:.2f} Redis round trips ({per_request} commands), "
+        f"{r.per_request.queries:.2f} SQL queries.",
+    ]
+    if r.quick:
+        data_notes.append("Quick run: too few and too short rounds to quote; a smoke test only.")
+    data_lines = ["### Set-up"]
+    for note in data_notes:
+        data_lines.extend(["", note])
+    sections = [throughput, *("\n".join(lines) for lines in (open_lines, engine_lines))]
+    sections += ["\n".join(targets), "\n".join(data_lines)]
+    return "\n\n".join(sections)
+
+
+def run(*, quick: bool = False) -> str:
+    facts = machine_facts()
+    ensure_wrk()
+    services = services_from_env()
+    services.check()
+    wrk_rounds, wrk_seconds = (3, 2) if quick else (5, 5)
+    warmup_seconds = 3 if quick else 10
+    open_rounds, open_seconds = (3, 2) if quick else (5, 6)
+    engine_rounds, engine_iterations = (3, 300) if quick else (7, 2000)
+    sample_requests = 50 if quick else 200
+    pages = page_mix()
+    with tempfile.TemporaryDirectory(prefix="litfass-bench-decision-") as tmp:
+        directory = Path(tmp)
+        var_dir = directory / "var"
+        # WhiteNoise warns on every worker boot when STATIC_ROOT is missing.
+        (var_dir / "static").mkdir(parents=True)
+        env = services.env(var_dir)
+        started = time.perf_counter()
+        claim_redis(services)
+        _progress(f"decision: (re)creating database {services.database_name!r}")
+        recreate_database(services)
+        try:
+            manage("migrate", "--noinput", env=env)
+            _progress(f"decision: seeding {CAMPAIGNS} campaigns")
+            seeded = run_worker(MODULE, ["seed", "--dir", tmp], env, timeout=WORKER_TIMEOUT_S)
+            _progress(f"decision: renditions of {IMAGES} images, in 2 processes")
+            made = _parallel_workers(
+                [
+                    ["renditions", "--dir", tmp, "--part", str(part), "--parts", "2"]
+                    for part in range(2)
+                ],
+                env,
+            )
+            entries = [
+                (str(key), int(value), int(ttl))
+                for key, value, ttl in json.loads((directory / "counters.json").read_text())
+            ]
+            # Counters first: the engine worker reads them (and bumps the version).
+            state = CounterState(
+                services.redis_url, services.owner, tuple(entries), seeded["version_key"]
+            )
+            state.restore()
+            setup_seconds = time.perf_counter() - started
+            _progress("decision: the engine alone")
+            engine = run_worker(
+                MODULE,
+                [
+                    "engine",
+                    "--dir",
+                    tmp,
+                    "--rounds",
+                    str(engine_rounds),
+                    "--iterations",
+                    str(engine_iterations),
+                ],
+                env,
+            )
+            state = CounterState(
+                services.redis_url,
+                services.owner,
+                tuple(entries),
+                seeded["version_key"],
+                engine["version"],
+            )
+            state.restore()
+            script = wrk_script(pages, directory / "decisions.lua")
+            with serve(BENCH_SETTINGS, workers=WORKERS, env=env) as base_url:
+                cold = time.perf_counter()
+                checked = check_endpoint(base_url, pages)
+                cold_ms = (time.perf_counter() - cold) / len(pages) * 1000
+                state.restore()
+                comparison = compare_http(
+                    base_url + DECISIONS_PATH,
+                    base_url + BASELINE_PATH,
+                    rounds=wrk_rounds,
+                    seconds=wrk_seconds,
+                    subject_script=script,
+                    warmup_seconds=warmup_seconds,
+                    before_round=state.restore,
+                )
+                open_baseline, open_subject = compare_open_loop(
+                    base_url + DECISIONS_PATH,
+                    [page.request() for page in pages],
+                    base_url + BASELINE_PATH,
+                    rate=OPEN_LOOP_RATE,
+                    rounds=open_rounds,
+                    seconds=open_seconds,
+                    before_round=state.restore,
+                )
+            state.restore()
+            counting_env = {**env, "LITFASS_BENCH_COUNT_REDIS": "1"}
+            with serve(BENCH_SETTINGS, workers=1, env=counting_env) as base_url:
+                per_request = per_request_costs(base_url, pages, sample_requests)
+        finally:
+            release_redis(services)
+            drop_database(services)
+    load1, load5, _load15 = os.getloadavg()
+    return report(
+        Results(
+            facts=facts,
+            quick=quick,
+            seeded=seeded,
+            renditions=sum(m["renditions"] for m in made),
+            setup_seconds=setup_seconds,
+            engine=engine,
+            comparison=comparison,
+            open_baseline=open_baseline,
+            open_subject=open_subject,
+            open_rounds=open_rounds,
+            open_seconds=open_seconds,
+            warmup_seconds=warmup_seconds,
+            checked=checked,
+            cold_ms=cold_ms,
+            load_after=(load1, load5),
+            per_request=per_request,
+        )
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds: a smoke run")
+    # Internal: the fresh processes run() starts to seed, render and time the engine.
+    parser.add_argument(
+        "--worker", choices=("seed", "renditions", "engine"), help=argparse.SUPPRESS
+    )
+    parser.add_argument("--dir", help=argparse.SUPPRESS)
+    parser.add_argument("--part", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--parts", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=7, help=argparse.SUPPRESS)
+    parser.add_argument("--iterations", type=int, default=2000, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        _run_worker(args)
+        return
+    print(run(quick=args.quick))
+
+
+if __name__ == "__main__":
+    main()
