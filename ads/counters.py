@@ -25,6 +25,7 @@ from .models import LiveCounter
 
 PREFIX = "litfass:ads"
 VERSION_KEY = f"{PREFIX}:version"
+TOTAL_PREFIX = f"{PREFIX}:total:"
 # Day keys outlive their day so late readers (a flush, a report) still find them.
 DAY_TTL = dt.timedelta(days=3)
 

@@ -33,6 +33,9 @@ from .counters import Counters, get_counters
 from .models import Campaign, CampaignPromotion
 
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
+# Goal totals and click rates may be this old (seconds); caps and pacing never are.
+SLOW_TTL = 5.0
+TARGETING_MEMO = 4096
 # Even pacing never silences a campaign completely nor lets one drown the others.
 MIN_PACE, MAX_PACE = 0.05, 20.0
 
@@ -147,9 +150,26 @@ class CampaignEntry:
     weight: int
     rotation: str
     creatives: tuple[Creative, ...]
+    # Totals for goals and click rates for Thompson sampling: they move slowly, so the
+    # engine may use them up to ``SLOW_TTL`` old.
+    slow_keys: tuple[str, ...] = ()
 
     @classmethod
     def from_campaign(cls, campaign: Campaign) -> CampaignEntry:
+        creatives = tuple(
+            Creative(link.promotion, link.weight)
+            for link in campaign.campaign_promotions.all()
+            if link.promotion.is_approved
+        )
+        slow = []
+        if campaign.goal_impressions:
+            slow.append(keys.served_total(campaign.pk))
+        if campaign.goal_clicks:
+            slow.append(keys.clicks_total(campaign.pk))
+        if campaign.rotation == Campaign.Rotation.OPTIMISED:
+            for creative in creatives:
+                slow.append(keys.promotion_served(creative.promotion.pk))
+                slow.append(keys.promotion_clicks(creative.promotion.pk))
         return cls(
             id=campaign.pk,
             name=campaign.name,
@@ -176,21 +196,25 @@ class CampaignEntry:
             category=campaign.competitive_category,
             weight=campaign.weight,
             rotation=campaign.rotation,
-            creatives=tuple(
-                Creative(link.promotion, link.weight)
-                for link in campaign.campaign_promotions.all()
-                if link.promotion.is_approved
-            ),
+            creatives=creatives,
+            slow_keys=tuple(slow),
         )
 
     def static_reason(
         self, page: PageContext, now: dt.datetime, weekday: int, hour: int
     ) -> Reason | None:
         """Why this campaign cannot run on this page at all, whatever was counted."""
+        return self.time_reason(now) or self.targeting_reason(page, weekday, hour)
+
+    def time_reason(self, now: dt.datetime) -> Reason | None:
         if now < self.starts_at:
             return Reason.NOT_STARTED
         if self.ends_at is not None and now >= self.ends_at:
             return Reason.ENDED
+        return None
+
+    def targeting_reason(self, page: PageContext, weekday: int, hour: int) -> Reason | None:
+        """What the page, the device and the hour say; the same for every reader of it."""
         if self.include_tags and self.include_tags.isdisjoint(page.tags):
             return Reason.TAG_NOT_TARGETED
         if not self.exclude_tags.isdisjoint(page.tags):
@@ -211,22 +235,16 @@ class CampaignEntry:
             return Reason.NO_PROMOTION
         return None
 
+    @property
+    def reads_today(self) -> bool:
+        return self.daily_cap is not None or self.daily_target is not None
+
     def counter_keys(self, day: dt.date, visitor_key: str | None) -> list[str]:
         """The live counters this campaign's caps, goals, pacing and rotation read."""
-        wanted = []
-        if self.daily_cap is not None or self.daily_target is not None:
-            wanted.append(keys.served_today(day, self.id))
-        if self.goal_impressions:
-            wanted.append(keys.served_total(self.id))
-        if self.goal_clicks:
-            wanted.append(keys.clicks_total(self.id))
+        wanted = [keys.served_today(day, self.id)] if self.reads_today else []
         if self.frequency_cap and visitor_key:
             wanted.append(keys.frequency(day, visitor_key, self.id))
-        if self.rotation == Campaign.Rotation.OPTIMISED:
-            for creative in self.creatives:
-                wanted.append(keys.promotion_served(creative.promotion.pk))
-                wanted.append(keys.promotion_clicks(creative.promotion.pk))
-        return wanted
+        return [*wanted, *self.slow_keys]
 
 
 @dataclass(frozen=True)
@@ -240,6 +258,39 @@ class Snapshot:
     # Rendered slots (HTML, structured fields) filled lazily by ``ads.slots`` and
     # discarded with the snapshot, so a changed promotion never shows stale HTML.
     rendered: dict[tuple[object, ...], Any] = field(default_factory=dict)
+    # Targeting verdicts per page signature (slots, tags, section, language, device,
+    # weekday, hour): most page views repeat a few hundred signatures.
+    targeting: dict[tuple[object, ...], tuple[tuple[CampaignEntry, Reason | None], ...]] = field(
+        default_factory=dict
+    )
+
+    def targeted(
+        self, page: PageContext, weekday: int, hour: int
+    ) -> tuple[tuple[CampaignEntry, Reason | None], ...]:
+        """Every campaign booked for the page's slots, once, with its targeting verdict."""
+        signature = (
+            page.slot_keys,
+            page.tags,
+            page.section,
+            page.language,
+            page.device,
+            weekday,
+            hour,
+        )
+        found = self.targeting.get(signature)
+        if found is None:
+            seen: set[int] = set()
+            verdicts = []
+            for key in page.slot_keys:
+                for entry in self.by_slot[key]:
+                    if entry.id not in seen:
+                        seen.add(entry.id)
+                        verdicts.append((entry, entry.targeting_reason(page, weekday, hour)))
+            found = tuple(verdicts)
+            if len(self.targeting) >= TARGETING_MEMO:
+                self.targeting.clear()
+            self.targeting[signature] = found
+        return found
 
 
 def build_snapshot(version: int, *, now: dt.datetime) -> Snapshot:
@@ -351,6 +402,8 @@ class Engine:
         self._build = build
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
+        self._slow: dict[str, int] = {}
+        self._slow_read_at = float("-inf")
 
     def snapshot(self, *, now: dt.datetime, version: int | None = None) -> Snapshot:
         current = self._snapshot
@@ -367,6 +420,8 @@ class Engine:
 
     def forget(self) -> None:
         self._snapshot = None
+        self._slow = {}
+        self._slow_read_at = float("-inf")
 
     def decide(
         self,
@@ -382,7 +437,9 @@ class Engine:
         counters = self._counters()
         snap = self.snapshot(now=now)
         local = now.astimezone(BERLIN)
-        day = local.date()
+        day, weekday, hour = local.date(), local.weekday(), local.hour
+        stamp = now.timestamp()
+        slow = self._slow if stamp - self._slow_read_at < SLOW_TTL else {}
         for _attempt in range(2):
             unknown = [key for key in page.slot_keys if key not in snap.slots]
             if unknown and skip_unknown:
@@ -391,19 +448,29 @@ class Engine:
                 raise UnknownSlots(unknown)
             statics: dict[int, Reason | None] = {}
             wanted = [keys.VERSION_KEY]
-            for key in page.slot_keys:
-                for entry in snap.by_slot[key]:
-                    if entry.id in statics:
-                        continue
-                    reason = entry.static_reason(page, now, local.weekday(), local.hour)
-                    statics[entry.id] = reason
-                    if reason is None:
-                        wanted.extend(entry.counter_keys(day, page.visitor_key))
+            day_prefix = keys.day_prefix(day)
+            visitor = page.visitor_key
+            for entry, targeting in snap.targeted(page, weekday, hour):
+                reason = targeting or entry.time_reason(now)
+                statics[entry.id] = reason
+                if reason is not None:
+                    continue
+                if entry.reads_today:
+                    wanted.append(f"{day_prefix}served:{entry.id}")
+                if entry.frequency_cap and visitor:
+                    wanted.append(keys.frequency(day, visitor, entry.id))
+                wanted.extend(k for k in entry.slow_keys if k not in slow)
             values = counters.read(wanted)
             if values[0] == snap.version:
                 break
             snap = self.snapshot(now=now, version=values[0])
         counts = dict(zip(wanted, values, strict=True))
+        if slow:
+            counts = {**slow, **counts}
+        else:
+            # One read of the slow counters serves the next SLOW_TTL seconds.
+            self._slow = {k: v for k, v in counts.items() if k.startswith(keys.TOTAL_PREFIX)}
+            self._slow_read_at = stamp
         return _fill(
             snap,
             page,

@@ -516,3 +516,32 @@ def test_previews_are_not_counted(slot):
     record_served(run(page(slot, preview=True)), now=NOW)
 
     assert get_counters().read([keys.served_total(campaign.pk)]) == [0]
+
+
+def test_goal_totals_may_be_a_few_seconds_old_but_caps_never(slot):
+    from datetime import timedelta
+
+    from ads.decision import SLOW_TTL
+
+    campaign = CampaignFactory.create(slots=[slot], goal_impressions=1000, daily_cap=100)
+    assert run(page(slot)).slots["sidebar-top"].campaign is not None
+    get_counters().set({keys.served_total(campaign.pk): 1000})
+
+    soon = decide(page(slot), now=NOW + timedelta(seconds=1), rng=random.Random(1))
+    later = decide(
+        page(slot), now=NOW + timedelta(seconds=SLOW_TTL + 1), rng=random.Random(1), explain=True
+    )
+    assert soon.slots["sidebar-top"].campaign is not None
+    assert reason_of(later, "sidebar-top", campaign) == Reason.GOAL_REACHED
+
+
+def test_daily_cap_is_read_fresh_on_every_decision(slot):
+    from datetime import timedelta
+
+    campaign = CampaignFactory.create(slots=[slot], daily_cap=100, goal_impressions=10**6)
+    assert run(page(slot)).slots["sidebar-top"].campaign is not None
+    get_counters().set({keys.served_today(DAY, campaign.pk): 100})
+
+    capped = decide(page(slot), now=NOW + timedelta(seconds=1), rng=random.Random(1), explain=True)
+
+    assert reason_of(capped, "sidebar-top", campaign) == Reason.DAILY_CAP
