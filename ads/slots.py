@@ -7,6 +7,7 @@ was decided from and thrown away with it.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.urls import reverse
@@ -18,12 +19,18 @@ from .decision import Decision, SlotDecision
 from .tracking import PLACEHOLDER
 
 
+@functools.cache
+def _tracking_patterns() -> tuple[str, str]:
+    return (
+        reverse("track-click", args=[PLACEHOLDER]),
+        reverse("track-view", args=[PLACEHOLDER]),
+    )
+
+
 def tracking_urls(nonce: str, *, base: str = "") -> tuple[str, str]:
     """The click and view URLs of a nonce; ``base`` makes them absolute."""
-    return (
-        base + reverse("track-click", args=[nonce]),
-        base + reverse("track-view", args=[nonce]),
-    )
+    click, view = _tracking_patterns()
+    return base + click.replace(PLACEHOLDER, nonce), base + view.replace(PLACEHOLDER, nonce)
 
 
 def slot_html(

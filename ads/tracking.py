@@ -183,10 +183,41 @@ return {'', d}
 """
 
 
+# One round trip for a page view's filled slots: each slot's nonce (its facts, two hours
+# to live) and served event, then the live counters (a day's counters expire).
+_SERVED = """
+local nonce_ttl, day_ttl, day_prefix = ARGV[1], ARGV[2], ARGV[3]
+local visitor, reason, ts = ARGV[4], ARGV[5], ARGV[6]
+local i = 8
+for _ = 1, tonumber(ARGV[7]) do
+  local key = ARGV[i]
+  redis.call('HSET', key, 'c', ARGV[i + 1], 'p', ARGV[i + 2], 's', ARGV[i + 3],
+             'd', ARGV[i + 4], 't', ts)
+  if visitor ~= '' then redis.call('HSET', key, 'v', visitor) end
+  if reason ~= '' then redis.call('HSET', key, 'x', reason) end
+  redis.call('EXPIRE', key, nonce_ttl)
+  redis.call('XADD', KEYS[1], '*', 'e', ARGV[i + 5])
+  i = i + 6
+end
+local count = tonumber(ARGV[i])
+i = i + 1
+for _ = 1, count do
+  local key, amount = ARGV[i], ARGV[i + 1]
+  local value = redis.call('INCRBY', key, amount)
+  if value == tonumber(amount) and string.sub(key, 1, #day_prefix) == day_prefix then
+    redis.call('EXPIRE', key, day_ttl)
+  end
+  i = i + 2
+end
+return 0
+"""
+
+
 class RedisEventStore:
     def __init__(self) -> None:
         self.client = redis_client()
         self._track = self.client.register_script(_TRACK)
+        self._served = self.client.register_script(_SERVED)
 
     def served(
         self,
@@ -198,31 +229,29 @@ class RedisEventStore:
         increments: dict[str, int],
     ) -> None:
         at = int(now.timestamp())
-        ttl = int(NONCE_TTL.total_seconds())
-        pipe = self.client.pipeline(transaction=False)
+        args: list[str | int] = [
+            int(NONCE_TTL.total_seconds()),
+            int(DAY_TTL.total_seconds()),
+            keys.day_prefix(berlin_day(now)),
+            visitor,
+            reason,
+            at,
+            len(items),
+        ]
         for item in items:
-            key = nonce_key(item.nonce)
-            facts: dict[str, str | int] = {
-                "c": item.campaign,
-                "p": item.promotion,
-                "s": item.slot,
-                "d": item.destination,
-                "t": at,
-            }
-            if visitor:
-                facts["v"] = visitor
-            if reason:
-                facts["x"] = reason
-            pipe.hset(key, mapping=facts)  # type: ignore[arg-type]
-            pipe.expire(key, ttl)
             event = Event(SERVED, item.campaign, item.promotion, item.slot, at, visitor, reason)
-            pipe.xadd(STREAM, {"e": event.encode()})
-        expiring = keys.day_prefix(berlin_day(now))
+            args += [
+                nonce_key(item.nonce),
+                item.campaign,
+                item.promotion,
+                item.slot,
+                item.destination,
+                event.encode(),
+            ]
+        args.append(len(increments))
         for key, amount in increments.items():
-            pipe.incrby(key, amount)
-            if key.startswith(expiring):
-                pipe.expire(key, DAY_TTL)
-        pipe.execute()
+            args += [key, amount]
+        self._served(keys=[STREAM], args=args)
 
     def track(self, event: str, nonce: str, *, now: dt.datetime, refuse: str, rate: str) -> Outcome:
         reason, destination = self._track(
