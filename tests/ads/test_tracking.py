@@ -275,3 +275,20 @@ def test_embedded_store_counts_into_the_database(monkeypatch):
     assert FilteredRollup.objects.get().reason == "replay"
     assert track(VIEW, new_nonce()).reason == "unknown_nonce"
     assert redis_client().xlen(STREAM) == 0
+
+
+def test_view_beacon_skips_the_middleware_it_does_not_need(client, served):
+    _campaign, _promotion, nonce = served
+
+    response = client.post(f"/t/v/{nonce}", headers={"user-agent": BROWSER})
+
+    assert response.status_code == 204
+    assert response["X-Content-Type-Options"] == "nosniff"  # security middleware ran
+    assert "Content-Language" not in response  # locale middleware did not
+    assert not response.cookies
+    flush()
+    assert sum(HourlyRollup.objects.values_list("views", flat=True)) == 1
+
+
+def test_view_beacon_path_with_more_segments_is_not_a_beacon(client):
+    assert client.post("/t/v/a/b", headers={"user-agent": BROWSER}).status_code == 404
