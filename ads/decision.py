@@ -153,6 +153,7 @@ class CampaignEntry:
     # Totals for goals and click rates for Thompson sampling: they move slowly, so the
     # engine may use them up to ``SLOW_TTL`` old.
     slow_keys: tuple[str, ...] = ()
+    reads_today: bool = False
 
     @classmethod
     def from_campaign(cls, campaign: Campaign) -> CampaignEntry:
@@ -198,6 +199,10 @@ class CampaignEntry:
             rotation=campaign.rotation,
             creatives=creatives,
             slow_keys=tuple(slow),
+            reads_today=campaign.daily_cap is not None
+            or (
+                campaign.pacing == Campaign.Pacing.EVEN and campaign.pacing_daily_target is not None
+            ),
         )
 
     def static_reason(
@@ -234,10 +239,6 @@ class CampaignEntry:
         if not self.creatives:
             return Reason.NO_PROMOTION
         return None
-
-    @property
-    def reads_today(self) -> bool:
-        return self.daily_cap is not None or self.daily_target is not None
 
     def counter_keys(self, day: dt.date, visitor_key: str | None) -> list[str]:
         """The live counters this campaign's caps, goals, pacing and rotation read."""
@@ -457,9 +458,10 @@ class Engine:
                     continue
                 if entry.reads_today:
                     wanted.append(f"{day_prefix}served:{entry.id}")
-                if entry.frequency_cap and visitor:
-                    wanted.append(keys.frequency(day, visitor, entry.id))
-                wanted.extend(k for k in entry.slow_keys if k not in slow)
+                if visitor and entry.frequency_cap:
+                    wanted.append(f"{day_prefix}freq:{visitor}:{entry.id}")
+                if entry.slow_keys:
+                    wanted.extend(k for k in entry.slow_keys if k not in slow)
             values = counters.read(wanted)
             if values[0] == snap.version:
                 break
