@@ -261,14 +261,11 @@ class Snapshot:
     rendered: dict[tuple[object, ...], Any] = field(default_factory=dict)
     # Targeting verdicts per page signature (slots, tags, section, language, device,
     # weekday, hour): most page views repeat a few hundred signatures.
-    targeting: dict[tuple[object, ...], tuple[tuple[CampaignEntry, Reason | None], ...]] = field(
-        default_factory=dict
-    )
+    targeting: dict[tuple[object, ...], Targeted] = field(default_factory=dict)
 
-    def targeted(
-        self, page: PageContext, weekday: int, hour: int
-    ) -> tuple[tuple[CampaignEntry, Reason | None], ...]:
-        """Every campaign booked for the page's slots, once, with its targeting verdict."""
+    def targeted(self, page: PageContext, weekday: int, hour: int, day: dt.date) -> Targeted:
+        """Every campaign booked for the page's slots, once, with its targeting verdict,
+        and the counter keys the eligible ones read today."""
         signature = (
             page.slot_keys,
             page.tags,
@@ -277,21 +274,47 @@ class Snapshot:
             page.device,
             weekday,
             hour,
+            day,
         )
         found = self.targeting.get(signature)
         if found is None:
-            seen: set[int] = set()
-            verdicts = []
-            for key in page.slot_keys:
-                for entry in self.by_slot[key]:
-                    if entry.id not in seen:
-                        seen.add(entry.id)
-                        verdicts.append((entry, entry.targeting_reason(page, weekday, hour)))
-            found = tuple(verdicts)
+            found = Targeted.build(self, page, weekday=weekday, hour=hour, day=day)
             if len(self.targeting) >= TARGETING_MEMO:
                 self.targeting.clear()
             self.targeting[signature] = found
         return found
+
+
+@dataclass(frozen=True, slots=True)
+class Targeted:
+    """What targeting alone says for one page signature and day."""
+
+    verdicts: dict[int, Reason | None]
+    eligible: tuple[CampaignEntry, ...]
+    today_keys: tuple[str, ...]
+    slow_keys: tuple[str, ...]
+    frequency_capped: tuple[int, ...]
+
+    @classmethod
+    def build(
+        cls, snap: Snapshot, page: PageContext, *, weekday: int, hour: int, day: dt.date
+    ) -> Targeted:
+        verdicts: dict[int, Reason | None] = {}
+        eligible = []
+        for key in page.slot_keys:
+            for entry in snap.by_slot[key]:
+                if entry.id not in verdicts:
+                    reason = entry.targeting_reason(page, weekday, hour)
+                    verdicts[entry.id] = reason
+                    if reason is None:
+                        eligible.append(entry)
+        return cls(
+            verdicts=verdicts,
+            eligible=tuple(eligible),
+            today_keys=tuple(keys.served_today(day, e.id) for e in eligible if e.reads_today),
+            slow_keys=tuple(k for e in eligible for k in e.slow_keys),
+            frequency_capped=tuple(e.id for e in eligible if e.frequency_cap),
+        )
 
 
 def build_snapshot(version: int, *, now: dt.datetime) -> Snapshot:
@@ -447,21 +470,20 @@ class Engine:
                 page = replace(page, slot_keys=tuple(k for k in page.slot_keys if k in snap.slots))
             elif unknown:
                 raise UnknownSlots(unknown)
-            statics: dict[int, Reason | None] = {}
-            wanted = [keys.VERSION_KEY]
-            day_prefix = keys.day_prefix(day)
-            visitor = page.visitor_key
-            for entry, targeting in snap.targeted(page, weekday, hour):
-                reason = targeting or entry.time_reason(now)
-                statics[entry.id] = reason
-                if reason is not None:
-                    continue
-                if entry.reads_today:
-                    wanted.append(f"{day_prefix}served:{entry.id}")
-                if visitor and entry.frequency_cap:
-                    wanted.append(f"{day_prefix}freq:{visitor}:{entry.id}")
-                if entry.slow_keys:
-                    wanted.extend(k for k in entry.slow_keys if k not in slow)
+            targeted = snap.targeted(page, weekday, hour, day)
+            statics = dict(targeted.verdicts)
+            for entry in targeted.eligible:
+                # Start and end are checked on every decision: the snapshot may be a
+                # minute behind the rotation, a campaign never is.
+                if now < entry.starts_at or (entry.ends_at is not None and now >= entry.ends_at):
+                    statics[entry.id] = entry.time_reason(now)
+            # Keys of campaigns that turn out not to have started are read in vain; that
+            # costs less than building the list anew for every page view.
+            wanted = [keys.VERSION_KEY, *targeted.today_keys]
+            if page.visitor_key:
+                prefix = f"{keys.day_prefix(day)}freq:{page.visitor_key}:"
+                wanted += [f"{prefix}{campaign_id}" for campaign_id in targeted.frequency_capped]
+            wanted += [k for k in targeted.slow_keys if k not in slow]
             values = counters.read(wanted)
             if values[0] == snap.version:
                 break

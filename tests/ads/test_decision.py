@@ -545,3 +545,19 @@ def test_daily_cap_is_read_fresh_on_every_decision(slot):
     capped = decide(page(slot), now=NOW + timedelta(seconds=1), rng=random.Random(1), explain=True)
 
     assert reason_of(capped, "sidebar-top", campaign) == Reason.DAILY_CAP
+
+
+def test_start_and_end_are_checked_on_every_decision_not_memoised(slot):
+    from datetime import timedelta
+
+    campaign = CampaignFactory.create(
+        slots=[slot], starts_at=NOW + timedelta(minutes=1), ends_at=NOW + timedelta(minutes=2)
+    )
+
+    before = decide(page(slot), now=NOW, rng=random.Random(1), explain=True)
+    during = decide(page(slot), now=NOW + timedelta(seconds=90), rng=random.Random(1))
+    after = decide(page(slot), now=NOW + timedelta(minutes=3), rng=random.Random(1), explain=True)
+
+    assert reason_of(before, "sidebar-top", campaign) == Reason.NOT_STARTED
+    assert during.slots["sidebar-top"].campaign.id == campaign.pk
+    assert reason_of(after, "sidebar-top", campaign) == Reason.ENDED
