@@ -559,5 +559,7 @@ def test_start_and_end_are_checked_on_every_decision_not_memoised(slot):
     after = decide(page(slot), now=NOW + timedelta(minutes=3), rng=random.Random(1), explain=True)
 
     assert reason_of(before, "sidebar-top", campaign) == Reason.NOT_STARTED
-    assert during.slots["sidebar-top"].campaign.id == campaign.pk
+    chosen = during.slots["sidebar-top"].campaign
+    assert chosen is not None
+    assert chosen.id == campaign.pk
     assert reason_of(after, "sidebar-top", campaign) == Reason.ENDED
