@@ -89,10 +89,6 @@ def do_duplicate(campaign: Campaign, *, now: dt.datetime) -> Campaign:
     return copy
 
 
-def promotions_of(campaign: Campaign) -> list[CampaignPromotion]:
-    return list(campaign.campaign_promotions.select_related("promotion"))
-
-
 @dataclass(frozen=True)
 class Progress:
     """How far a campaign is, from the live counters, against its goal and its schedule."""

@@ -205,12 +205,6 @@ class CampaignEntry:
             ),
         )
 
-    def static_reason(
-        self, page: PageContext, now: dt.datetime, weekday: int, hour: int
-    ) -> Reason | None:
-        """Why this campaign cannot run on this page at all, whatever was counted."""
-        return self.time_reason(now) or self.targeting_reason(page, weekday, hour)
-
     def time_reason(self, now: dt.datetime) -> Reason | None:
         if now < self.starts_at:
             return Reason.NOT_STARTED
@@ -239,13 +233,6 @@ class CampaignEntry:
         if not self.creatives:
             return Reason.NO_PROMOTION
         return None
-
-    def counter_keys(self, day: dt.date, visitor_key: str | None) -> list[str]:
-        """The live counters this campaign's caps, goals, pacing and rotation read."""
-        wanted = [keys.served_today(day, self.id)] if self.reads_today else []
-        if self.frequency_cap and visitor_key:
-            wanted.append(keys.frequency(day, visitor_key, self.id))
-        return [*wanted, *self.slow_keys]
 
 
 @dataclass(frozen=True)
