@@ -15,8 +15,6 @@ delays them but never loses an inquiry.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -44,6 +42,7 @@ from promotions.models import Slot
 
 from .models import Advertiser, Inquiry, Membership
 from .tasks import send_inquiry_mails, send_invitation_mail
+from .visitors import sender_digest
 
 logger = logging.getLogger(__name__)
 
@@ -133,11 +132,7 @@ def rate_key(sender: Sender, *, now: dt.datetime) -> str:
     """The cache key counting one sender's submissions this hour: a keyed hash that
     changes every hour, never the IP address itself."""
     window = int(now.timestamp()) // RATE_WINDOW_SECONDS
-    digest = hmac.new(
-        settings.SECRET_KEY.encode(),
-        f"litfass-inquiry-rate:{window}:{sender.ip_address}\n{sender.user_agent}".encode(),
-        hashlib.sha256,
-    ).hexdigest()[:24]
+    digest = sender_digest("inquiry-rate", window, sender.ip_address, sender.user_agent)
     return f"litfass:inquiries:rate:{digest}:{window}"
 
 

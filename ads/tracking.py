@@ -31,6 +31,7 @@ from .counters import DAY_TTL, DatabaseCounters, redis_client
 from .decision import Decision, berlin_day, served_increments
 from .devices import is_bot
 from .models import FilterReason, Nonce
+from .visitors import sender_digest
 
 NONCE_TTL = dt.timedelta(hours=2)
 STREAM = f"{keys.PREFIX}:events"
@@ -103,11 +104,7 @@ def nonce_key(nonce: str) -> str:
 
 def rate_key(ip_address: str, user_agent: str, *, now: dt.datetime) -> str:
     """A per-minute key for rate limiting: a keyed hash, never the IP address itself."""
-    digest = hmac.new(
-        settings.SECRET_KEY.encode(),
-        f"litfass-rate:{berlin_day(now)}:{ip_address}\n{user_agent}".encode(),
-        hashlib.sha256,
-    ).hexdigest()[:24]
+    digest = sender_digest("rate", berlin_day(now), ip_address, user_agent)
     return f"{keys.PREFIX}:rate:{digest}:{int(now.timestamp()) // RATE_WINDOW_SECONDS}"
 
 

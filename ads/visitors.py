@@ -56,3 +56,10 @@ def visitor_key_for(request: HttpRequest, *, consented: bool, day: dt.date) -> s
     return visitor_key(
         request.META.get("REMOTE_ADDR", ""), request.headers.get("User-Agent", ""), day=day
     )
+
+
+def sender_digest(purpose: str, period: object, ip_address: str, user_agent: str) -> str:
+    """A keyed hash of one sender (IP address and user agent) for rate limiting, that
+    changes with ``period``: counters can be kept under it, the IP address never is."""
+    message = f"litfass-{purpose}:{period}:{ip_address}\n{user_agent}".encode()
+    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()[:24]
