@@ -8,6 +8,7 @@ was decided from and thrown away with it.
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any
 
 from django.urls import reverse
@@ -112,3 +113,35 @@ def _slot_data(decided: SlotDecision) -> dict[str, Any]:
             },
         }
     return data
+
+
+def slot_json(
+    decision: Decision, key: str, *, inquiry_url: str, nonce: str | None = None, base: str = ""
+) -> str:
+    """Slot ``key`` as the decision API answers it: the structured fields, the tracking
+    URLs and the HTML, as one JSON object.
+
+    Encoded once per snapshot, slot, promotion, language and base URL, with a placeholder
+    where the nonce goes: a page view only puts its nonces in, it encodes nothing."""
+    decided = decision.slots[key]
+    tracked = bool(nonce) and decided.campaign is not None
+    memo_key = (
+        "json",
+        key,
+        decided.promotion.pk if decided.promotion else None,
+        decided.campaign.id if decided.campaign else None,
+        get_language(),
+        decision.page.preview,
+        inquiry_url,
+        tracked,
+        base,
+    )
+    encoded = decision.snapshot.rendered.get(memo_key)
+    if encoded is None:
+        click_url, view_url = tracking_urls(PLACEHOLDER, base=base) if tracked else (None, None)
+        placeholder = PLACEHOLDER if tracked else None
+        html = slot_html(decision, key, inquiry_url=inquiry_url, nonce=placeholder, base=base)
+        fields = {**slot_data(decision, key), "click_url": click_url, "view_url": view_url}
+        encoded = json.dumps({**fields, "html": html}, separators=(",", ":"))
+        decision.snapshot.rendered[memo_key] = encoded
+    return encoded.replace(PLACEHOLDER, nonce) if tracked and nonce else encoded

@@ -7,13 +7,14 @@ would only cost time.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -22,7 +23,7 @@ from .decision import PageContext, UnknownSlots, berlin_day, decide
 from .devices import device_class
 from .models import Campaign
 from .problems import problem
-from .slots import slot_data, slot_html, tracking_urls
+from .slots import slot_json
 from .tracking import CLICK, VIEW, record_event, record_served, refusal
 from .visitors import visitor_key_for
 
@@ -145,22 +146,20 @@ def decisions(request: HttpRequest) -> HttpResponse:
     nonces = record_served(decision, now=now, refuse=refusal(request.headers.get("User-Agent", "")))
     base = f"{request.scheme}://{request.get_host()}"
     with translation.override(page.language):
-        inquiry_url = base + reverse("portal:inquiry")
-        slots = []
-        for key in decision.slots:
-            nonce = nonces.get(key)
-            click_url, view_url = tracking_urls(nonce, base=base) if nonce else (None, None)
-            slots.append(
-                {
-                    **slot_data(decision, key),
-                    "click_url": click_url,
-                    "view_url": view_url,
-                    "html": slot_html(
-                        decision, key, inquiry_url=inquiry_url, nonce=nonce, base=base
-                    ),
-                }
-            )
-    return JsonResponse({"slots": slots})
+        inquiry_url = base + _inquiry_path(translation.get_language(), get_script_prefix())
+        slots = ",".join(
+            slot_json(decision, key, inquiry_url=inquiry_url, nonce=nonces.get(key), base=base)
+            for key in decision.slots
+        )
+    # The slots come encoded from the snapshot (``slot_json``); only the nonces are new.
+    return HttpResponse(f'{{"slots":[{slots}]}}', content_type="application/json")
+
+
+@functools.lru_cache(maxsize=64)
+def _inquiry_path(language: str | None, script_prefix: str) -> str:
+    """The inquiry page's path in ``language`` (active when called): ``reverse`` costs
+    more than the rest of a decision's response."""
+    return reverse("portal:inquiry")
 
 
 def _track(request: HttpRequest, event: str, nonce: str) -> Any:
