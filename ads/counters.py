@@ -1,9 +1,15 @@
 """Live counters: what caps, goals and pacing need to know today, without SQL.
 
-Keys are plain integers, so one ``MGET`` answers a whole decision. With Redis
-(``REDIS_URL``) they live in Redis next to the Celery queue, never in the cache
-database, where an eviction policy could drop them. The embedded default keeps them in
-the database (``LiveCounter``), which is slower but needs nothing running.
+A counter is named by a key such as ``litfass:ads:2026-06-10:served:12``; in Redis
+(``REDIS_URL``) that is a plain integer. A key with a ``#`` names a field of a hash
+instead (``locate``): a reader's frequency counts of one day are one small hash,
+``...:freq:<visitor>#<campaign>``, so a decision reads them with one ``HMGET`` however
+many capped campaigns it weighs, and the rest with one ``MGET``, both in a single round
+trip. (Served counts stay plain keys: a hash of a day's campaigns would be a listpack
+below 512 fields, which Redis searches field by field.) The counters live in Redis next
+to the Celery queue, never in the cache database, where an eviction policy could drop
+them. The embedded default keeps them in the database (``LiveCounter``, one row per
+key), which is slower but needs nothing running.
 
 These counters steer delivery; what advertisers are billed for comes from the rollups.
 """
@@ -35,6 +41,17 @@ def day_prefix(day: dt.date) -> str:
     return f"{PREFIX}:{day.isoformat()}:"
 
 
+def locate(key: str) -> tuple[str, str]:
+    """The Redis key a counter lives in and its field there (``""``: a plain key)."""
+    redis_key, _hash, field = key.partition("#")
+    return redis_key, field
+
+
+def frequency_hash(day: dt.date, visitor_key: str) -> str:
+    """What one reader was shown on one day, a field per campaign."""
+    return f"{PREFIX}:{day.isoformat()}:freq:{visitor_key}"
+
+
 def served_today(day: dt.date, campaign_id: int) -> str:
     return f"{PREFIX}:{day.isoformat()}:served:{campaign_id}"
 
@@ -60,12 +77,19 @@ def promotion_clicks(promotion_id: int) -> str:
 
 
 def frequency(day: dt.date, visitor_key: str, campaign_id: int) -> str:
-    return f"{PREFIX}:{day.isoformat()}:freq:{visitor_key}:{campaign_id}"
+    return f"{frequency_hash(day, visitor_key)}#{campaign_id}"
 
 
 class Counters(Protocol):
     def read(self, keys: Sequence[str]) -> list[int]:
         """The values of ``keys`` (0 when missing), in one round trip."""
+
+    def read_groups(
+        self, plain: Sequence[str], hashes: Sequence[tuple[str, Sequence[str]]]
+    ) -> tuple[list[int], list[list[int]]]:
+        """The values of the plain keys ``plain`` and, for each ``(hash, fields)``, of
+        the counters ``hash#field`` (0 when missing), all in one round trip: the
+        decision's read, grouped beforehand."""
 
     def add(self, increments: Mapping[str, int], *, expiring: str, ttl: dt.timedelta) -> None:
         """Add to each key, in one round trip; keys starting with ``expiring`` get ``ttl``."""
@@ -82,24 +106,66 @@ class RedisCounters:
         self.client = client
 
     def read(self, keys: Sequence[str]) -> list[int]:
-        if not keys:
-            return []
-        return [int(value or 0) for value in self.client.mget(keys)]
+        plain = [key for key in keys if "#" not in key]
+        groups: dict[str, list[str]] = {}
+        for key in keys:
+            if "#" in key:
+                hash_key, field = locate(key)
+                groups.setdefault(hash_key, []).append(field)
+        plain_values, hash_values = self.read_groups(plain, list(groups.items()))
+        values = dict(zip(plain, plain_values, strict=True))
+        for (hash_key, fields), found in zip(groups.items(), hash_values, strict=True):
+            values.update({f"{hash_key}#{f}": v for f, v in zip(fields, found, strict=True)})
+        return [values[key] for key in keys]
+
+    def read_groups(
+        self, plain: Sequence[str], hashes: Sequence[tuple[str, Sequence[str]]]
+    ) -> tuple[list[int], list[list[int]]]:
+        asked = [(hash_key, fields) for hash_key, fields in hashes if fields]
+        if not asked:
+            found = self.client.mget(plain) if plain else []
+            return [int(v or 0) for v in found], [[] for _group in hashes]
+        pipe = self.client.pipeline(transaction=False)
+        if plain:
+            pipe.mget(plain)
+        for hash_key, fields in asked:
+            pipe.hmget(hash_key, fields)
+        answers = iter(pipe.execute())
+        plain_values = [int(v or 0) for v in next(answers)] if plain else []
+        return plain_values, [
+            [int(v or 0) for v in next(answers)] if fields else [] for _hash, fields in hashes
+        ]
 
     def add(self, increments: Mapping[str, int], *, expiring: str, ttl: dt.timedelta) -> None:
         pipe = self.client.pipeline(transaction=False)
+        expire = set()
         for key, amount in increments.items():
-            pipe.incrby(key, amount)
+            redis_key, field = locate(key)
+            if field:
+                pipe.hincrby(redis_key, field, amount)
+            else:
+                pipe.incrby(redis_key, amount)
             if key.startswith(expiring):
-                pipe.expire(key, ttl)
+                expire.add(redis_key)
+        for redis_key in expire:
+            pipe.expire(redis_key, ttl)
         pipe.execute()
 
     def bump(self, key: str) -> int:
-        return int(self.client.incr(key))
+        redis_key, field = locate(key)
+        if field:
+            return int(self.client.hincrby(redis_key, field, 1))
+        return int(self.client.incr(redis_key))
 
     def set(self, values: Mapping[str, int]) -> None:
-        if values:
-            self.client.mset(dict(values))
+        pipe = self.client.pipeline(transaction=False)
+        for key, value in values.items():
+            redis_key, field = locate(key)
+            if field:
+                pipe.hset(redis_key, field, value)
+            else:
+                pipe.set(redis_key, value)
+        pipe.execute()
 
 
 class DatabaseCounters:
@@ -113,6 +179,13 @@ class DatabaseCounters:
             .values_list("key", "value")
         )
         return [found.get(key, 0) for key in keys]
+
+    def read_groups(
+        self, plain: Sequence[str], hashes: Sequence[tuple[str, Sequence[str]]]
+    ) -> tuple[list[int], list[list[int]]]:
+        wanted = [[f"{hash_key}#{field}" for field in fields] for hash_key, fields in hashes]
+        values = iter(self.read([*plain, *(key for group in wanted for key in group)]))
+        return [next(values) for _key in plain], [[next(values) for _k in g] for g in wanted]
 
     def add(self, increments: Mapping[str, int], *, expiring: str, ttl: dt.timedelta) -> None:
         now = timezone.now()

@@ -6,9 +6,11 @@ standard > house) decide first; within a tier a weighted lottery, the weight sca
 even pacing; the slot's own fallback fills what is left.
 
 The hot path reads an immutable in-process snapshot of the deliverable campaigns and
-one ``MGET`` of live counters (which also carries the snapshot version): no SQL after
-warm-up. The snapshot is rebuilt when the version in the counter store changes; every
-relevant save and the rotation task bump it. Clock and random generator are parameters,
+the live counters it needs in one round trip (an ``MGET`` of the snapshot version and
+today's served counts, an ``HMGET`` of the reader's frequency counts): no SQL after
+warm-up. The
+snapshot is rebuilt when the version in the counter store changes; every relevant save
+and the rotation task bump it. Clock and random generator are parameters,
 so tests are deterministic.
 """
 
@@ -120,6 +122,9 @@ class PageContext:
 class Creative:
     promotion: Promotion
     weight: int
+    # Its counters for Thompson sampling (only read for optimised rotation).
+    served_key: str = ""
+    clicks_key: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,12 +158,21 @@ class CampaignEntry:
     # Totals for goals and click rates for Thompson sampling: they move slowly, so the
     # engine may use them up to ``SLOW_TTL`` old.
     slow_keys: tuple[str, ...] = ()
+    served_total_key: str = ""
+    clicks_total_key: str = ""
+    # Whether caps or pacing need today's served count.
     reads_today: bool = False
+    field: str = ""  # the campaign's field in a reader's frequency hash
 
     @classmethod
     def from_campaign(cls, campaign: Campaign) -> CampaignEntry:
         creatives = tuple(
-            Creative(link.promotion, link.weight)
+            Creative(
+                link.promotion,
+                link.weight,
+                served_key=keys.promotion_served(link.promotion.pk),
+                clicks_key=keys.promotion_clicks(link.promotion.pk),
+            )
             for link in campaign.campaign_promotions.all()
             if link.promotion.is_approved
         )
@@ -169,8 +183,7 @@ class CampaignEntry:
             slow.append(keys.clicks_total(campaign.pk))
         if campaign.rotation == Campaign.Rotation.OPTIMISED:
             for creative in creatives:
-                slow.append(keys.promotion_served(creative.promotion.pk))
-                slow.append(keys.promotion_clicks(creative.promotion.pk))
+                slow += [creative.served_key, creative.clicks_key]
         return cls(
             id=campaign.pk,
             name=campaign.name,
@@ -199,6 +212,9 @@ class CampaignEntry:
             rotation=campaign.rotation,
             creatives=creatives,
             slow_keys=tuple(slow),
+            served_total_key=keys.served_total(campaign.pk),
+            clicks_total_key=keys.clicks_total(campaign.pk),
+            field=str(campaign.pk),
             reads_today=campaign.daily_cap is not None
             or (
                 campaign.pacing == Campaign.Pacing.EVEN and campaign.pacing_daily_target is not None
@@ -243,6 +259,8 @@ class Snapshot:
     slots: dict[str, Slot]
     by_slot: dict[str, tuple[CampaignEntry, ...]]
     built_at: dt.datetime
+    # ``by_slot`` grouped by tier, highest first: the order in which a slot is filled.
+    tiers: dict[str, tuple[tuple[CampaignEntry, ...], ...]] = field(default_factory=dict)
     # Rendered slots (HTML, structured fields) filled lazily by ``ads.slots`` and
     # discarded with the snapshot, so a changed promotion never shows stale HTML.
     rendered: dict[tuple[object, ...], Any] = field(default_factory=dict)
@@ -250,7 +268,9 @@ class Snapshot:
     # weekday, hour): most page views repeat a few hundred signatures.
     targeting: dict[tuple[object, ...], Targeted] = field(default_factory=dict)
 
-    def targeted(self, page: PageContext, weekday: int, hour: int, day: dt.date) -> Targeted:
+    def targeted(
+        self, page: PageContext, weekday: int, hour: int, day: dt.date, *, now: dt.datetime
+    ) -> Targeted:
         """Every campaign booked for the page's slots, once, with its targeting verdict,
         and the counter keys the eligible ones read today."""
         signature = (
@@ -265,26 +285,45 @@ class Snapshot:
         )
         found = self.targeting.get(signature)
         if found is None:
-            found = Targeted.build(self, page, weekday=weekday, hour=hour, day=day)
+            found = Targeted.build(self, page, now=now, day=day, weekday=weekday, hour=hour)
             if len(self.targeting) >= TARGETING_MEMO:
                 self.targeting.clear()
             self.targeting[signature] = found
         return found
 
 
-@dataclass(frozen=True, slots=True)
+# Every moment with the same Berlin day and hour lies within this of any other (an
+# hour, two where the clocks go back): the span a ``Targeted`` is used for.
+_HOUR_SPAN = dt.timedelta(hours=3)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class Targeted:
-    """What targeting alone says for one page signature and day."""
+    """What targeting alone says for one page signature (which includes day and hour)."""
 
     verdicts: dict[int, Reason | None]
     eligible: tuple[CampaignEntry, ...]
+    # Per slot the eligible campaigns by tier, highest first: what a decision walks.
+    tiers: dict[str, tuple[tuple[CampaignEntry, ...], ...]]
+    # Eligible campaigns that start or end near this hour: checked on every decision.
+    timed: tuple[CampaignEntry, ...]
+    # Today's served counts to read (keys), and the fields of the reader's frequency hash.
+    today: tuple[int, ...]
     today_keys: tuple[str, ...]
-    slow_keys: tuple[str, ...]
     frequency_capped: tuple[int, ...]
+    frequency_fields: tuple[str, ...]
+    slow_keys: tuple[str, ...]
 
     @classmethod
     def build(
-        cls, snap: Snapshot, page: PageContext, *, weekday: int, hour: int, day: dt.date
+        cls,
+        snap: Snapshot,
+        page: PageContext,
+        *,
+        now: dt.datetime,
+        day: dt.date,
+        weekday: int,
+        hour: int,
     ) -> Targeted:
         verdicts: dict[int, Reason | None] = {}
         eligible = []
@@ -295,13 +334,39 @@ class Targeted:
                     verdicts[entry.id] = reason
                     if reason is None:
                         eligible.append(entry)
+        today = [e for e in eligible if e.reads_today]
+        capped = [e for e in eligible if e.frequency_cap]
+        tiers = {}
+        for key in page.slot_keys:
+            groups = (
+                tuple(e for e in group if verdicts[e.id] is None) for group in snap.tiers[key]
+            )
+            tiers[key] = tuple(group for group in groups if group)
         return cls(
             verdicts=verdicts,
             eligible=tuple(eligible),
-            today_keys=tuple(keys.served_today(day, e.id) for e in eligible if e.reads_today),
+            tiers=tiers,
+            timed=tuple(
+                e
+                for e in eligible
+                if e.starts_at > now - _HOUR_SPAN
+                or (e.ends_at is not None and e.ends_at <= now + _HOUR_SPAN)
+            ),
+            today=tuple(e.id for e in today),
+            today_keys=tuple(keys.served_today(day, e.id) for e in today),
+            frequency_capped=tuple(e.id for e in capped),
+            frequency_fields=tuple(e.field for e in capped),
             slow_keys=tuple(k for e in eligible for k in e.slow_keys),
-            frequency_capped=tuple(e.id for e in eligible if e.frequency_cap),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """The live counters one decision reads."""
+
+    served: dict[int, int]  # today, by campaign
+    frequency: dict[int, int]  # today, for this reader, by campaign
+    totals: dict[str, int]  # goal totals and click rates, by counter key
 
 
 def build_snapshot(version: int, *, now: dt.datetime) -> Snapshot:
@@ -335,14 +400,22 @@ def build_snapshot(version: int, *, now: dt.datetime) -> Snapshot:
         entry = CampaignEntry.from_campaign(campaign)
         for slot in campaign.slots.all():
             by_slot[slot.key].append(entry)
+    ordered = {
+        key: tuple(sorted(entries, key=lambda e: (-e.tier, e.id)))
+        for key, entries in by_slot.items()
+    }
     return Snapshot(
         version=version,
         slots=slots,
-        by_slot={
-            key: tuple(sorted(entries, key=lambda e: (-e.tier, e.id)))
-            for key, entries in by_slot.items()
-        },
+        by_slot=ordered,
         built_at=now,
+        tiers={
+            key: tuple(
+                tuple(e for e in entries if e.tier == tier)
+                for tier in sorted({e.tier for e in entries}, reverse=True)
+            )
+            for key, entries in ordered.items()
+        },
     )
 
 
@@ -401,6 +474,16 @@ def pace_factor(daily_target: int, served_today: int, *, day_elapsed: float) -> 
     return min(MAX_PACE, max(MIN_PACE, (expected + 1.0) / (served_today + 1.0)))
 
 
+@dataclass(frozen=True, slots=True)
+class _Slow:
+    """Goal totals and click rates as read at ``read_at``, and the page signatures whose
+    slow counters are all among them."""
+
+    read_at: float = float("-inf")
+    values: dict[str, int] = field(default_factory=dict)
+    covered: set[Targeted] = field(default_factory=set)
+
+
 class Engine:
     """Holds the current snapshot for this process; ``decide`` is safe across threads."""
 
@@ -413,8 +496,7 @@ class Engine:
         self._build = build
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
-        self._slow: dict[str, int] = {}
-        self._slow_read_at = float("-inf")
+        self._slow = _Slow()
 
     def snapshot(self, *, now: dt.datetime, version: int | None = None) -> Snapshot:
         current = self._snapshot
@@ -431,8 +513,7 @@ class Engine:
 
     def forget(self) -> None:
         self._snapshot = None
-        self._slow = {}
-        self._slow_read_at = float("-inf")
+        self._slow = _Slow()
 
     def decide(
         self,
@@ -450,44 +531,62 @@ class Engine:
         local = now.astimezone(BERLIN)
         day, weekday, hour = local.date(), local.weekday(), local.hour
         stamp = now.timestamp()
-        slow = self._slow if stamp - self._slow_read_at < SLOW_TTL else {}
+        # Replaced, never changed in place but for ``covered``: threads may share it.
+        state = self._slow
+        fresh = stamp - state.read_at < SLOW_TTL
+        slow = state.values if fresh else {}
         for _attempt in range(2):
             unknown = [key for key in page.slot_keys if key not in snap.slots]
             if unknown and skip_unknown:
                 page = replace(page, slot_keys=tuple(k for k in page.slot_keys if k in snap.slots))
             elif unknown:
                 raise UnknownSlots(unknown)
-            targeted = snap.targeted(page, weekday, hour, day)
-            statics = dict(targeted.verdicts)
-            for entry in targeted.eligible:
-                # Start and end are checked on every decision: the snapshot may be a
-                # minute behind the rotation, a campaign never is.
-                if now < entry.starts_at or (entry.ends_at is not None and now >= entry.ends_at):
-                    statics[entry.id] = entry.time_reason(now)
-            # Keys of campaigns that turn out not to have started are read in vain; that
-            # costs less than building the list anew for every page view.
-            wanted = [keys.VERSION_KEY, *targeted.today_keys]
-            if page.visitor_key:
-                prefix = f"{keys.day_prefix(day)}freq:{page.visitor_key}:"
-                wanted += [f"{prefix}{campaign_id}" for campaign_id in targeted.frequency_capped]
-            wanted += [k for k in targeted.slow_keys if k not in slow]
-            values = counters.read(wanted)
-            if values[0] == snap.version:
+            targeted = snap.targeted(page, weekday, hour, day, now=now)
+            # Start and end are checked on every decision: the snapshot may be a minute
+            # behind the rotation, a campaign never is.
+            timed: dict[int, Reason] = {}
+            for entry in targeted.timed:
+                reason = entry.time_reason(now)
+                if reason is not None:
+                    timed[entry.id] = reason
+            # Counters of campaigns that turn out not to have started are read in vain;
+            # that costs less than building the lists anew for every page view.
+            covered = fresh and targeted in state.covered
+            missing = [] if covered else [k for k in targeted.slow_keys if k not in slow]
+            plain, (frequencies,) = counters.read_groups(
+                [keys.VERSION_KEY, *targeted.today_keys, *missing],
+                [(keys.frequency_hash(day, page.visitor_key), targeted.frequency_fields)]
+                if page.visitor_key
+                else [("", ())],
+            )
+            if plain[0] == snap.version:
                 break
-            snap = self.snapshot(now=now, version=values[0])
-        counts = dict(zip(wanted, values, strict=True))
-        if slow:
-            counts = {**slow, **counts}
-        else:
+            snap = self.snapshot(now=now, version=plain[0])
+        served = len(targeted.today) + 1
+        read = dict(zip(missing, plain[served:], strict=True))
+        if not fresh:
             # One read of the slow counters serves the next SLOW_TTL seconds.
-            self._slow = {k: v for k, v in counts.items() if k.startswith(keys.TOTAL_PREFIX)}
-            self._slow_read_at = stamp
+            self._slow = _Slow(read_at=stamp, values=read, covered={targeted})
+            totals = read
+        elif read:
+            totals = {**slow, **read}
+            self._slow = _Slow(state.read_at, totals, {*state.covered, targeted})
+        else:
+            totals = slow
+            state.covered.add(targeted)
+        counts = Counts(
+            served=dict(zip(targeted.today, plain[1:served], strict=True)),
+            frequency=dict(zip(targeted.frequency_capped, frequencies, strict=True))
+            if page.visitor_key
+            else {},
+            totals=totals,
+        )
         return _fill(
             snap,
             page,
-            statics=statics,
+            targeted=targeted,
+            timed=timed,
             counts=counts,
-            day=day,
             day_elapsed=day_fraction(now),
             rng=rng,
             explain=explain,
@@ -495,26 +594,17 @@ class Engine:
 
 
 def _dynamic(
-    entry: CampaignEntry,
-    page: PageContext,
-    counts: dict[str, int],
-    *,
-    day: dt.date,
-    day_elapsed: float,
+    entry: CampaignEntry, counts: Counts, *, day_elapsed: float
 ) -> tuple[Reason | None, float]:
     """Why caps, goals or pacing hold the campaign back now; else its lottery weight."""
-    served = counts.get(keys.served_today(day, entry.id), 0)
+    served = counts.served.get(entry.id, 0)
     if entry.daily_cap is not None and served >= entry.daily_cap:
         return Reason.DAILY_CAP, 0.0
-    if entry.goal_impressions and counts[keys.served_total(entry.id)] >= entry.goal_impressions:
+    if entry.goal_impressions and counts.totals[entry.served_total_key] >= entry.goal_impressions:
         return Reason.GOAL_REACHED, 0.0
-    if entry.goal_clicks and counts[keys.clicks_total(entry.id)] >= entry.goal_clicks:
+    if entry.goal_clicks and counts.totals[entry.clicks_total_key] >= entry.goal_clicks:
         return Reason.GOAL_REACHED, 0.0
-    if (
-        entry.frequency_cap
-        and page.visitor_key
-        and counts[keys.frequency(day, page.visitor_key, entry.id)] >= entry.frequency_cap
-    ):
+    if entry.frequency_cap and counts.frequency.get(entry.id, 0) >= entry.frequency_cap:
         return Reason.FREQUENCY_CAP, 0.0
     weight = float(entry.weight)
     if entry.daily_target is not None:
@@ -525,12 +615,7 @@ def _dynamic(
 
 
 def _page_reason(
-    entry: CampaignEntry,
-    on_page: _Page,
-    slot: Slot,
-    page: PageContext,
-    counts: dict[str, int],
-    day: dt.date,
+    entry: CampaignEntry, on_page: _Page, slot: Slot, page: PageContext, counts: Counts
 ) -> Reason | None:
     """Why the campaign cannot join what is already on this page."""
     if entry.category and entry.category in on_page.categories:
@@ -540,7 +625,7 @@ def _page_reason(
         if page.visitor_key is None and shown:
             return Reason.ONCE_PER_PAGE
         if page.visitor_key is not None and (
-            counts[keys.frequency(day, page.visitor_key, entry.id)] + shown >= entry.frequency_cap
+            counts.frequency.get(entry.id, 0) + shown >= entry.frequency_cap
         ):
             return Reason.FREQUENCY_CAP
     repeated = not entry.is_house and entry.advertiser_id in on_page.advertisers
@@ -553,13 +638,14 @@ def _fill(
     snap: Snapshot,
     page: PageContext,
     *,
-    statics: dict[int, Reason | None],
-    counts: dict[str, int],
-    day: dt.date,
+    targeted: Targeted,
+    timed: dict[int, Reason],
+    counts: Counts,
     day_elapsed: float,
     rng: random.Random,
     explain: bool,
 ) -> Decision:
+    verdicts_of = targeted.verdicts
     dynamics: dict[int, tuple[Reason | None, float]] = {}
     on_page = _Page()
     decided: dict[str, SlotDecision] = {}
@@ -567,22 +653,21 @@ def _fill(
         slot = snap.slots[key]
         verdicts: dict[int, Reason] = {}
         chosen: tuple[CampaignEntry, Promotion] | None = None
-        entries = snap.by_slot[key]
-        for tier in sorted({e.tier for e in entries}, reverse=True):
+        # Campaigns that targeting rules out only matter when the verdicts are wanted.
+        for tier_entries in snap.tiers[key] if explain else targeted.tiers[key]:
             pool: list[tuple[CampaignEntry, float]] = []
-            for entry in entries:
-                if entry.tier != tier:
-                    continue
-                reason = statics[entry.id]
+            for entry in tier_entries:
+                reason = timed.get(entry.id) or verdicts_of[entry.id]
                 weight = 0.0
                 if reason is None:
-                    if entry.id not in dynamics:
-                        dynamics[entry.id] = _dynamic(
-                            entry, page, counts, day=day, day_elapsed=day_elapsed
+                    dynamic = dynamics.get(entry.id)
+                    if dynamic is None:
+                        dynamic = dynamics[entry.id] = _dynamic(
+                            entry, counts, day_elapsed=day_elapsed
                         )
-                    reason, weight = dynamics[entry.id]
-                if reason is None:
-                    reason = _page_reason(entry, on_page, slot, page, counts, day)
+                    reason, weight = dynamic
+                    if reason is None:
+                        reason = _page_reason(entry, on_page, slot, page, counts)
                 if reason is None:
                     pool.append((entry, weight))
                 elif explain:
@@ -601,22 +686,20 @@ def _fill(
                     verdicts[entry.id] = Reason.LOST_LOTTERY
             if chosen is not None:
                 if explain:
-                    for entry in entries:
+                    tier = chosen[0].tier
+                    for entry in snap.by_slot[key]:
                         if entry.tier < tier and entry.id not in verdicts:
                             reason = (
-                                statics[entry.id]
-                                or _dynamic(entry, page, counts, day=day, day_elapsed=day_elapsed)[
-                                    0
-                                ]
+                                timed.get(entry.id)
+                                or verdicts_of[entry.id]
+                                or _dynamic(entry, counts, day_elapsed=day_elapsed)[0]
                             )
                             verdicts[entry.id] = reason or Reason.OUTRANKED
                 break
-        by_id = {entry.id: entry for entry in entries}
-        ordered = (
-            tuple(Verdict(by_id[cid], reason) for cid, reason in verdicts.items())
-            if explain
-            else ()
-        )
+        ordered: tuple[Verdict, ...] = ()
+        if explain:
+            by_id = {entry.id: entry for entry in snap.by_slot[key]}
+            ordered = tuple(Verdict(by_id[cid], reason) for cid, reason in verdicts.items())
         if chosen is None:
             house = slot.house_promotion if slot.fallback == Slot.Fallback.HOUSE else None
             if house is not None and not house.is_approved:
@@ -650,7 +733,7 @@ def _creative(
     entry: CampaignEntry,
     slot: Slot,
     on_page: _Page,
-    counts: dict[str, int],
+    counts: Counts,
     rng: random.Random,
 ) -> Promotion | None:
     """The campaign's promotion for this slot, by its rotation mode."""
@@ -668,8 +751,8 @@ def _creative(
         # and show the best draw, so creatives that are clicked more get shown more
         # while the uncertain ones still get tried.
         def draw(creative: Creative) -> float:
-            served = counts[keys.promotion_served(creative.promotion.pk)]
-            clicks = min(counts[keys.promotion_clicks(creative.promotion.pk)], served)
+            served = counts.totals[creative.served_key]
+            clicks = min(counts.totals[creative.clicks_key], served)
             return rng.betavariate(clicks + 1, served - clicks + 1)
 
         return max(free, key=draw).promotion

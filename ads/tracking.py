@@ -199,12 +199,17 @@ end
 local count = tonumber(ARGV[i])
 i = i + 1
 for _ = 1, count do
-  local key, amount = ARGV[i], ARGV[i + 1]
-  local value = redis.call('INCRBY', key, amount)
+  local key, field, amount = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local value
+  if field == '' then
+    value = redis.call('INCRBY', key, amount)
+  else
+    value = redis.call('HINCRBY', key, field, amount)
+  end
   if value == tonumber(amount) and string.sub(key, 1, #day_prefix) == day_prefix then
     redis.call('EXPIRE', key, day_ttl)
   end
-  i = i + 2
+  i = i + 3
 end
 return 0
 """
@@ -247,7 +252,7 @@ class RedisEventStore:
             ]
         args.append(len(increments))
         for key, amount in increments.items():
-            args += [key, amount]
+            args += [*keys.locate(key), amount]
         self._served(keys=[STREAM], args=args)
 
     def track(self, event: str, nonce: str, *, now: dt.datetime, refuse: str, rate: str) -> Outcome:

@@ -35,7 +35,7 @@ def counters(request) -> Counters:
 def expiry(counters: Counters, key: str) -> dt.timedelta | None:
     """How long ``key`` has left to live, ``None`` if it never expires."""
     if isinstance(counters, RedisCounters):
-        ttl = counters.client.pttl(key)
+        ttl = counters.client.pttl(keys.locate(key)[0])  # the key (or hash) it lives in
         assert ttl != -2, f"{key} does not exist"
         return None if ttl == -1 else dt.timedelta(milliseconds=ttl)
     expires_at = LiveCounter.objects.get(key=key).expires_at
@@ -45,7 +45,7 @@ def expiry(counters: Counters, key: str) -> dt.timedelta | None:
 def expire_now(counters: Counters, key: str) -> None:
     """Let ``key`` run out, as if its time to live had passed."""
     if isinstance(counters, RedisCounters):
-        counters.client.pexpire(key, 1)
+        counters.client.pexpire(keys.locate(key)[0], 1)
         time.sleep(0.01)
     else:
         LiveCounter.objects.filter(key=key).update(
@@ -98,6 +98,45 @@ def test_expired_day_key_counts_from_zero_again(counters):
     counters.add({SERVED_TODAY: 1}, expiring=TODAY, ttl=DAY_TTL)
 
     assert counters.read([SERVED_TODAY]) == [1]
+
+
+def test_reads_keys_of_several_hashes_in_the_order_asked(counters):
+    day_keys = [keys.served_today(DAY, n) for n in (3, 1, 2)]
+    counters.set({day_keys[0]: 30, SERVED_TOTAL: 5, day_keys[2]: 20})
+
+    assert counters.read([day_keys[0], SERVED_TOTAL, day_keys[1], day_keys[2]]) == [30, 5, 0, 20]
+
+
+def test_read_groups_answers_plain_keys_and_each_hash(counters):
+    counters.set(
+        {
+            keys.served_today(DAY, 7): 70,
+            keys.frequency(DAY, "reader", 7): 2,
+            keys.frequency(DAY, "other", 8): 1,
+        }
+    )
+
+    assert counters.read_groups(
+        [keys.served_today(DAY, 7), keys.served_today(DAY, 8)],
+        [
+            (keys.frequency_hash(DAY, "reader"), ["7", "8"]),
+            ("", []),
+            (keys.frequency_hash(DAY, "other"), ["8"]),
+        ],
+    ) == ([70, 0], [[2, 0], [], [1]])
+
+
+def test_a_readers_frequency_counts_of_a_day_are_one_hash_in_redis():
+    counters = RedisCounters(redis_client())
+    counters.add(
+        {keys.frequency(DAY, "reader", n): n for n in range(1, 31)}, expiring=TODAY, ttl=DAY_TTL
+    )
+
+    assert counters.client.hlen(keys.frequency_hash(DAY, "reader")) == 30
+    assert counters.read([keys.frequency(DAY, "reader", 12), SERVED_TODAY]) == [12, 0]
+    left = expiry(counters, keys.frequency(DAY, "reader", 12))
+    assert left is not None
+    assert DAY_TTL - dt.timedelta(seconds=10) < left <= DAY_TTL
 
 
 def test_bump_returns_increasing_values(counters):

@@ -1,5 +1,6 @@
 import json
 from datetime import timedelta
+from typing import cast
 
 import pytest
 from django.conf import settings
@@ -73,7 +74,13 @@ def served(campaign: Campaign) -> list[int]:
 
 
 def frequency_keys() -> list[str]:
-    return sorted(key.decode() for key in redis_client().scan_iter(f"{PREFIX}:*:freq:*"))
+    """The frequency counters in Redis: a hash per reader and day, a field per campaign."""
+    client = redis_client()
+    return sorted(
+        f"{hash_key.decode()}#{field.decode()}"
+        for hash_key in client.scan_iter(f"{PREFIX}:*:freq:*")
+        for field in cast(list[bytes], client.hkeys(hash_key))
+    )
 
 
 @pytest.fixture
