@@ -1,20 +1,28 @@
-"""The view beacon, answered before the rest of the middleware stack."""
+"""The view beacon and the decision endpoint, answered before most of the middleware.
+
+Both are on every page view's path and need no session, language cookie, user, messages
+or consent: what they count or decide comes with the request. So they skip the
+middleware below them, and each sits where what it does need has run.
+"""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
 
-from .views import track_view
+from .views import decisions, track_view
 
 PREFIX = "/t/v/"
 
 
 class ViewBeaconMiddleware:
-    """``/t/v/<nonce>`` needs no session, language, user, messages or consent: the nonce
-    carries everything it counts. Every page view sends a few of these, so they skip the
-    middleware below this one (sit it right after ``SecurityMiddleware``)."""
+    """``/t/v/<nonce>``: the nonce carries everything it counts. Sit it right after
+    ``SecurityMiddleware``."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -23,4 +31,27 @@ class ViewBeaconMiddleware:
         path = request.path_info
         if path.startswith(PREFIX) and "/" not in path[len(PREFIX) :]:
             return track_view(request, path[len(PREFIX) :])
+        return self.get_response(request)
+
+
+@functools.cache
+def _decisions_path() -> str:
+    return reverse("api:decisions")
+
+
+class DecisionMiddleware:
+    """``POST /api/v1/decisions``: the body says which page, language and consent. Sit it
+    right after ``CorsMiddleware``, so pages on other sites get their CORS headers (and
+    preflights their answer) as before; the security headers come from above too. Its
+    error messages speak the language ``LocaleMiddleware`` would have chosen."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info == _decisions_path():
+            with translation.override(translation.get_language_from_request(request)):
+                response = decisions(request)
+            patch_vary_headers(response, ("Accept-Language",))
+            return response
         return self.get_response(request)
