@@ -27,6 +27,7 @@ from django.db import transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
+from . import wire
 from .models import LiveCounter
 
 PREFIX = "litfass:ads"
@@ -121,16 +122,24 @@ class RedisCounters:
     def read_groups(
         self, plain: Sequence[str], hashes: Sequence[tuple[str, Sequence[str]]]
     ) -> tuple[list[int], list[list[int]]]:
-        asked = [(hash_key, fields) for hash_key, fields in hashes if fields]
-        if not asked:
-            found = self.client.mget(plain) if plain else []
-            return [int(v or 0) for v in found], [[] for _group in hashes]
-        pipe = self.client.pipeline(transaction=False)
+        # The decision's read: encoded once per set of keys (see ``ads.wire``).
+        commands = []
         if plain:
-            pipe.mget(plain)
-        for hash_key, fields in asked:
-            pipe.hmget(hash_key, fields)
-        answers = iter(pipe.execute())
+            commands.append(wire.command(b"MGET", (wire.bulk_once(tuple(plain)), len(plain))))
+        for hash_key, fields in hashes:
+            if fields:
+                commands.append(
+                    wire.command(
+                        b"HMGET",
+                        (wire.bulk((hash_key,)), 1),
+                        (wire.bulk_once(tuple(fields)), len(fields)),
+                    )
+                )
+        if not commands:
+            return [], [[] for _group in hashes]
+        answers = iter(
+            wire.round_trip(self.client, b"".join(commands), len(commands), idempotent=True)
+        )
         plain_values = [int(v or 0) for v in next(answers)] if plain else []
         return plain_values, [
             [int(v or 0) for v in next(answers)] if fields else [] for _hash, fields in hashes

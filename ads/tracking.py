@@ -27,6 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import counters as keys
+from . import wire
 from .counters import DAY_TTL, DatabaseCounters, redis_client
 from .decision import Decision, berlin_day, served_increments
 from .devices import is_bot
@@ -219,7 +220,7 @@ class RedisEventStore:
     def __init__(self) -> None:
         self.client = redis_client()
         self._track = self.client.register_script(_TRACK)
-        self._served = self.client.register_script(_SERVED)
+        self._served = wire.Script(self.client, _SERVED)
 
     def served(
         self,
@@ -253,7 +254,7 @@ class RedisEventStore:
         args.append(len(increments))
         for key, amount in increments.items():
             args += [*keys.locate(key), amount]
-        self._served(keys=[STREAM], args=args)
+        self._served([STREAM], args)
 
     def track(self, event: str, nonce: str, *, now: dt.datetime, refuse: str, rate: str) -> Outcome:
         reason, destination = self._track(

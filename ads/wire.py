@@ -1,0 +1,101 @@
+"""The two Redis round trips of every page view, sent past redis-py's per-command work.
+
+A decision reads its counters (an ``MGET`` and an ``HMGET``) and then records what it
+served (one ``EVALSHA``). Through redis-py's command and pipeline objects about half of a
+decision request's CPU time went into the client: argument checks, retries, response
+callbacks. Here the commands are encoded once (the keys a page signature reads repeat
+for every reader of it), written on a pooled connection in one send, and the replies
+read with the same connection's parser. Pool, connection, parser, health checks and
+errors stay redis-py's.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+from redis.exceptions import ConnectionError, NoScriptError, ResponseError, TimeoutError
+
+
+def bulk(args: Sequence[str | bytes | int]) -> bytes:
+    """Arguments as RESP bulk strings: the part of a command after its header."""
+    parts = []
+    for arg in args:
+        data = arg if isinstance(arg, bytes) else str(arg).encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
+@functools.lru_cache(maxsize=8192)
+def bulk_once(args: tuple[str, ...]) -> bytes:
+    """``bulk`` for arguments that repeat (the keys of a page signature)."""
+    return bulk(args)
+
+
+def command(name: bytes, *parts: tuple[bytes, int]) -> bytes:
+    """A RESP command from already encoded ``(bulk strings, how many)`` parts."""
+    count = 1 + sum(n for _data, n in parts)
+    return b"*%d\r\n$%d\r\n%s\r\n%s" % (
+        count,
+        len(name),
+        name,
+        b"".join(data for data, _n in parts),
+    )
+
+
+def round_trip(client: redis.Redis, packed: bytes, replies: int, *, idempotent: bool) -> list[Any]:
+    """Send ``packed`` (one or more commands) and read ``replies`` replies.
+
+    A connection the pool kept after Redis dropped it fails on first use; then the
+    commands go once more on a fresh one: always when nothing could have reached Redis,
+    and also after a failed read when running them twice does no harm (``idempotent``).
+    A command Redis refused raises its ``ResponseError``."""
+    pool = client.connection_pool
+    connection = pool.get_connection()
+    try:
+        for attempt in (1, 2):
+            try:
+                connection.send_packed_command([packed])
+            except (ConnectionError, TimeoutError):
+                connection.disconnect()
+                if attempt == 2:
+                    raise
+                continue
+            try:
+                return [connection.read_response() for _reply in range(replies)]
+            except ResponseError:
+                # Replies after the refused one may still be unread: start clean.
+                connection.disconnect()
+                raise
+            except (ConnectionError, TimeoutError):
+                connection.disconnect()  # redis-py did already; to be sure
+                if attempt == 2 or not idempotent:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+    finally:
+        pool.release(connection)
+
+
+class Script:
+    """A Lua script called by its SHA1 with ``round_trip``; loaded when Redis lacks it."""
+
+    def __init__(self, client: redis.Redis, source: str) -> None:
+        self.client = client
+        self.source = source
+        self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
+
+    def __call__(self, keys: Sequence[str], args: Sequence[str | bytes | int]) -> Any:
+        packed = command(
+            b"EVALSHA",
+            (bulk((self.sha, len(keys), *keys)), 2 + len(keys)),
+            (bulk(args), len(args)),
+        )
+        try:
+            return round_trip(self.client, packed, 1, idempotent=False)[0]
+        except NoScriptError:
+            # Nothing ran. A restarted or flushed Redis forgot the script: load it again.
+            self.client.script_load(self.source)
+            return round_trip(self.client, packed, 1, idempotent=False)[0]

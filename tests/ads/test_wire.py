@@ -1,0 +1,131 @@
+"""The raw round trips of a page view (``ads.wire``) against the real Redis."""
+
+import pytest
+import redis
+from django.conf import settings
+from redis.exceptions import ConnectionError, ResponseError
+
+from ads import wire
+from ads.counters import PREFIX, redis_client
+
+KEY = f"{PREFIX}:wire-test"
+
+
+def kill_pooled_connections(client) -> None:
+    """What a Redis restart does to the connections a pool keeps: closed by the server
+    while the pool still holds them (killed from a connection of another client)."""
+    client.ping()  # at least one connection in the pool
+    ids = [_client_id(c) for c in client.connection_pool._available_connections]
+    other = redis.Redis.from_url(str(settings.REDIS_URL))
+    try:
+        killed = sum(1 for client_id in ids if other.client_kill_filter(_id=str(client_id)))
+    finally:
+        other.close()
+    assert ids
+    assert killed == len(ids)
+
+
+def _client_id(connection) -> int:
+    connection.send_command("CLIENT", "ID")
+    return int(connection.read_response())
+
+
+def test_bulk_encodes_each_argument_as_resp():
+    assert wire.bulk(["a", b"bc", 12]) == b"$1\r\na\r\n$2\r\nbc\r\n$2\r\n12\r\n"
+
+
+def test_several_commands_in_one_round_trip():
+    client = redis_client()
+    client.set(KEY, 7)
+    packed = wire.command(b"GET", (wire.bulk([KEY]), 1)) + wire.command(
+        b"MGET", (wire.bulk_once((KEY, KEY + ":missing")), 2)
+    )
+
+    assert wire.round_trip(client, packed, 2, idempotent=True) == [b"7", [b"7", None]]
+
+
+def test_a_refused_command_raises_and_leaves_the_pool_usable():
+    client = redis_client()
+    client.set(KEY, "not a hash")
+    packed = wire.command(b"HMGET", (wire.bulk([KEY, "f"]), 2)) + wire.command(
+        b"GET", (wire.bulk([KEY]), 1)
+    )
+
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        wire.round_trip(client, packed, 2, idempotent=True)
+
+    # The unread GET reply was thrown away with its connection, not read by the next caller.
+    assert wire.round_trip(client, wire.command(b"PING"), 1, idempotent=True) == [b"PONG"]
+
+
+def test_connections_redis_dropped_are_not_used_again():
+    client = redis_client()
+    client.set(KEY, 3)
+    kill_pooled_connections(client)
+
+    assert wire.round_trip(
+        client, wire.command(b"GET", (wire.bulk([KEY]), 1)), 1, idempotent=True
+    ) == [b"3"]
+
+
+class LoseOneAnswer:
+    """Once armed, the next reply read fails as if the connection broke after the
+    command was sent: the command ran, its answer never arrives."""
+
+    def __init__(self) -> None:
+        self.armed = False
+        self.lost = 0
+
+    def install(self, monkeypatch) -> None:
+        read = redis.connection.AbstractConnection.read_response
+
+        def flaky(connection, *args, **kwargs):
+            reply = read(connection, *args, **kwargs)
+            if self.armed:
+                self.armed = False
+                self.lost += 1
+                raise ConnectionError("connection reset")
+            return reply
+
+        monkeypatch.setattr(redis.connection.AbstractConnection, "read_response", flaky)
+
+
+@pytest.fixture
+def lose_one(monkeypatch) -> LoseOneAnswer:
+    fault = LoseOneAnswer()
+    fault.install(monkeypatch)
+    return fault
+
+
+def test_a_read_whose_answer_was_lost_goes_again(lose_one):
+    client = redis_client()
+    client.set(KEY, 3)
+    lose_one.armed = True
+
+    got = wire.round_trip(client, wire.command(b"GET", (wire.bulk([KEY]), 1)), 1, idempotent=True)
+
+    assert got == [b"3"]
+    assert lose_one.lost == 1
+
+
+def test_a_write_whose_answer_was_lost_is_not_sent_twice(lose_one):
+    client = redis_client()
+    client.delete(KEY)
+    lose_one.armed = True
+
+    with pytest.raises(ConnectionError):
+        wire.round_trip(client, wire.command(b"INCR", (wire.bulk([KEY]), 1)), 1, idempotent=False)
+
+    assert lose_one.lost == 1
+    assert client.get(KEY) == b"1"
+
+
+def test_a_script_redis_forgot_is_loaded_again():
+    client = redis_client()
+    script = wire.Script(client, "return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    client.delete(KEY)
+    assert script([KEY], [2]) == 2
+
+    client.script_flush()
+
+    assert script([KEY], [3]) == 5
