@@ -3,20 +3,23 @@
 A decision reads its counters (an ``MGET`` and an ``HMGET``) and then records what it
 served (one ``EVALSHA``). Through redis-py's command and pipeline objects about half of a
 decision request's CPU time went into the client: argument checks, retries, response
-callbacks. Here the commands are encoded once (the keys a page signature reads repeat
-for every reader of it), written on a pooled connection in one send, and the replies
-read with the same connection's parser. Pool, connection, parser, health checks and
-errors stay redis-py's.
+callbacks, and taking a connection from the pool and giving it back. Here the commands
+are encoded once (the keys a page signature reads repeat for every reader of it),
+written in one send on a connection each thread keeps, and the replies read with that
+connection's parser. Connection, parser, health checks and errors stay redis-py's.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import os
+import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import redis
+from redis.connection import AbstractConnection
 from redis.exceptions import ConnectionError, NoScriptError, ResponseError, TimeoutError
 
 
@@ -46,37 +49,73 @@ def command(name: bytes, *parts: tuple[bytes, int]) -> bytes:
     )
 
 
+class _Held(threading.local):
+    """Each thread's own connection per pool, kept between requests."""
+
+    def __init__(self) -> None:
+        self.connections: dict[int, AbstractConnection] = {}
+
+
+_held = _Held()
+
+
+def _forget_connections() -> None:
+    """A child process must not use its parent's sockets (whichever thread forked)."""
+    global _held
+    _held = _Held()
+
+
+os.register_at_fork(after_in_child=_forget_connections)
+
+
+def connection_for(client: redis.Redis) -> AbstractConnection:
+    """This thread's connection to ``client``'s Redis, made by its pool but kept out of it:
+    taking one from the pool and giving it back cost as much as the rest of a round trip.
+    One that Redis closed meanwhile (a restart, an idle timeout) is opened anew first,
+    as the pool does."""
+    pool = client.connection_pool
+    connection = _held.connections.get(id(pool))
+    if connection is None:
+        connection = cast(AbstractConnection, pool.make_connection())
+        _held.connections[id(pool)] = connection
+        return connection
+    try:
+        # Data or end of file where no reply is due: Redis has closed it.
+        stale = connection.can_read()
+    except (ConnectionError, TimeoutError, OSError):
+        stale = True
+    if stale:
+        connection.disconnect()
+    return connection
+
+
 def round_trip(client: redis.Redis, packed: bytes, replies: int, *, idempotent: bool) -> list[Any]:
     """Send ``packed`` (one or more commands) and read ``replies`` replies.
 
-    A connection the pool kept after Redis dropped it fails on first use; then the
-    commands go once more on a fresh one: always when nothing could have reached Redis,
-    and also after a failed read when running them twice does no harm (``idempotent``).
-    A command Redis refused raises its ``ResponseError``."""
-    pool = client.connection_pool
-    connection = pool.get_connection()
-    try:
-        for attempt in (1, 2):
-            try:
-                connection.send_packed_command([packed])
-            except (ConnectionError, TimeoutError):
-                connection.disconnect()
-                if attempt == 2:
-                    raise
-                continue
-            try:
-                return [connection.read_response() for _reply in range(replies)]
-            except ResponseError:
-                # Replies after the refused one may still be unread: start clean.
-                connection.disconnect()
+    When the connection fails, the commands go once more on a fresh one: always when
+    nothing could have reached Redis, and also after a failed read when running them
+    twice does no harm (``idempotent``). A command Redis refused raises its
+    ``ResponseError``."""
+    connection = connection_for(client)
+    for attempt in (1, 2):
+        try:
+            connection.send_packed_command([packed])
+        except (ConnectionError, TimeoutError):
+            connection.disconnect()
+            if attempt == 2:
                 raise
-            except (ConnectionError, TimeoutError):
-                connection.disconnect()  # redis-py did already; to be sure
-                if attempt == 2 or not idempotent:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
-    finally:
-        pool.release(connection)
+            continue
+        try:
+            return [connection.read_response() for _reply in range(replies)]
+        except ResponseError:
+            # Replies after the refused one may still be unread: start clean.
+            connection.disconnect()
+            raise
+        except (ConnectionError, TimeoutError):
+            connection.disconnect()  # redis-py did already; to be sure
+            if attempt == 2 or not idempotent:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 class Script:

@@ -1,5 +1,7 @@
 """The raw round trips of a page view (``ads.wire``) against the real Redis."""
 
+import os
+
 import pytest
 import redis
 from django.conf import settings
@@ -11,17 +13,17 @@ from ads.counters import PREFIX, redis_client
 KEY = f"{PREFIX}:wire-test"
 
 
-def kill_pooled_connections(client) -> None:
-    """What a Redis restart does to the connections a pool keeps: closed by the server
-    while the pool still holds them (killed from a connection of another client)."""
+def kill_connections(client) -> None:
+    """What a Redis restart does to the connections a process keeps: closed by the
+    server while the process still holds them (killed from another client)."""
     client.ping()  # at least one connection in the pool
-    ids = [_client_id(c) for c in client.connection_pool._available_connections]
+    held = wire.connection_for(client)
+    ids = [_client_id(c) for c in [*client.connection_pool._available_connections, held]]
     other = redis.Redis.from_url(str(settings.REDIS_URL))
     try:
         killed = sum(1 for client_id in ids if other.client_kill_filter(_id=str(client_id)))
     finally:
         other.close()
-    assert ids
     assert killed == len(ids)
 
 
@@ -61,7 +63,7 @@ def test_a_refused_command_raises_and_leaves_the_pool_usable():
 def test_connections_redis_dropped_are_not_used_again():
     client = redis_client()
     client.set(KEY, 3)
-    kill_pooled_connections(client)
+    kill_connections(client)
 
     assert wire.round_trip(
         client, wire.command(b"GET", (wire.bulk([KEY]), 1)), 1, idempotent=True
@@ -88,6 +90,16 @@ class LoseOneAnswer:
             return reply
 
         monkeypatch.setattr(redis.connection.AbstractConnection, "read_response", flaky)
+
+
+def test_a_write_after_redis_closed_the_connection_goes_on_a_fresh_one():
+    client = redis_client()
+    client.delete(KEY)
+    kill_connections(client)
+
+    incr = wire.command(b"INCR", (wire.bulk([KEY]), 1))
+
+    assert wire.round_trip(client, incr, 1, idempotent=False) == [1]
 
 
 @pytest.fixture
@@ -129,3 +141,16 @@ def test_a_script_redis_forgot_is_loaded_again():
     client.script_flush()
 
     assert script([KEY], [3]) == 5
+
+
+def test_a_forked_child_opens_its_own_connection():
+    client = redis_client()
+    parent = wire.connection_for(client)
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report whether it got the parent's connection, and leave
+        os.write(writer, b"same" if wire.connection_for(client) is parent else b"own")
+        os._exit(0)
+    os.waitpid(pid, 0)
+
+    assert os.read(reader, 4) == b"own"
