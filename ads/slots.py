@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import get_language
 
 from promotions.rendering import picture_for, render_slot
@@ -116,13 +117,20 @@ def _slot_data(decided: SlotDecision) -> dict[str, Any]:
 
 
 def slot_json(
-    decision: Decision, key: str, *, inquiry_url: str, nonce: str | None = None, base: str = ""
+    decision: Decision,
+    key: str,
+    *,
+    language: str,
+    inquiry_url: str,
+    nonce: str | None = None,
+    base: str = "",
 ) -> str:
-    """Slot ``key`` as the decision API answers it: the structured fields, the tracking
-    URLs and the HTML, as one JSON object.
+    """Slot ``key`` as the decision API answers it in ``language``: the structured
+    fields, the tracking URLs and the HTML, as one JSON object.
 
     Encoded once per snapshot, slot, promotion, language and base URL, with a placeholder
-    where the nonce goes: a page view only puts its nonces in, it encodes nothing."""
+    where the nonce goes: a page view only puts its nonces in, it encodes (and activates
+    its language for) nothing."""
     decided = decision.slots[key]
     tracked = bool(nonce) and decided.campaign is not None
     memo_key = (
@@ -130,7 +138,7 @@ def slot_json(
         key,
         decided.promotion.pk if decided.promotion else None,
         decided.campaign.id if decided.campaign else None,
-        get_language(),
+        language,
         decision.page.preview,
         inquiry_url,
         tracked,
@@ -140,7 +148,8 @@ def slot_json(
     if encoded is None:
         click_url, view_url = tracking_urls(PLACEHOLDER, base=base) if tracked else (None, None)
         placeholder = PLACEHOLDER if tracked else None
-        html = slot_html(decision, key, inquiry_url=inquiry_url, nonce=placeholder, base=base)
+        with translation.override(language):
+            html = slot_html(decision, key, inquiry_url=inquiry_url, nonce=placeholder, base=base)
         fields = {**slot_data(decision, key), "click_url": click_url, "view_url": view_url}
         encoded = json.dumps({**fields, "html": html}, separators=(",", ":"))
         decision.snapshot.rendered[memo_key] = encoded

@@ -145,21 +145,29 @@ def decisions(request: HttpRequest) -> HttpResponse:
         )
     nonces = record_served(decision, now=now, refuse=refusal(request.headers.get("User-Agent", "")))
     base = f"{request.scheme}://{request.get_host()}"
-    with translation.override(page.language):
-        inquiry_url = base + _inquiry_path(translation.get_language(), get_script_prefix())
-        slots = ",".join(
-            slot_json(decision, key, inquiry_url=inquiry_url, nonce=nonces.get(key), base=base)
-            for key in decision.slots
+    language = page.language
+    inquiry_url = base + _inquiry_path(language, get_script_prefix())
+    slots = ",".join(
+        slot_json(
+            decision,
+            key,
+            language=language,
+            inquiry_url=inquiry_url,
+            nonce=nonces.get(key),
+            base=base,
         )
+        for key in decision.slots
+    )
     # The slots come encoded from the snapshot (``slot_json``); only the nonces are new.
     return HttpResponse(f'{{"slots":[{slots}]}}', content_type="application/json")
 
 
 @functools.lru_cache(maxsize=64)
-def _inquiry_path(language: str | None, script_prefix: str) -> str:
-    """The inquiry page's path in ``language`` (active when called): ``reverse`` costs
-    more than the rest of a decision's response."""
-    return reverse("portal:inquiry")
+def _inquiry_path(language: str, script_prefix: str) -> str:
+    """The inquiry page's path in ``language``: ``reverse`` costs more than the rest of a
+    decision's response."""
+    with translation.override(language):
+        return reverse("portal:inquiry")
 
 
 def _track(request: HttpRequest, event: str, nonce: str) -> Any:

@@ -17,6 +17,7 @@ from ads.tracking import (
     Event,
     check_nonce,
     new_nonce,
+    new_nonces,
     nonce_key,
     record_event,
     record_served,
@@ -66,6 +67,15 @@ def test_nonces_are_signed_and_unguessable():
     assert not check_nonce(nonce[:-1] + ("A" if nonce[-1] != "A" else "B"))
     assert not check_nonce("abc")
     assert new_nonce() != nonce
+
+
+def test_a_pages_nonces_are_each_signed_and_different():
+    nonces = new_nonces(4)
+
+    assert len(set(nonces)) == 4
+    assert all(check_nonce(nonce) for nonce in nonces)
+    # 128 random bits each, as base64 without padding, like secrets.token_urlsafe(16)
+    assert {len(nonce.partition(".")[0]) for nonce in nonces} == {22}
 
 
 def test_served_slot_gets_a_nonce_with_its_facts(served):
