@@ -657,7 +657,10 @@ def _fill(
         for tier_entries in snap.tiers[key] if explain else targeted.tiers[key]:
             pool: list[tuple[CampaignEntry, float]] = []
             for entry in tier_entries:
-                reason = timed.get(entry.id) or verdicts_of[entry.id]
+                # Without ``explain`` only campaigns targeting let through come here.
+                reason = (timed.get(entry.id) if timed else None) or (
+                    verdicts_of[entry.id] if explain else None
+                )
                 weight = 0.0
                 if reason is None:
                     dynamic = dynamics.get(entry.id)
@@ -666,7 +669,8 @@ def _fill(
                             entry, counts, day_elapsed=day_elapsed
                         )
                     reason, weight = dynamic
-                    if reason is None:
+                    # Nothing on the page yet: nothing for the campaign to clash with.
+                    if reason is None and on_page.campaigns:
                         reason = _page_reason(entry, on_page, slot, page, counts)
                 if reason is None:
                     pool.append((entry, weight))
