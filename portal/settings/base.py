@@ -54,6 +54,7 @@ MIDDLEWARE = [
     "ads.middleware.ViewBeaconMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    # POST /api/v1/decisions is answered here: it needs CORS, none of what follows.
     "ads.middleware.DecisionMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

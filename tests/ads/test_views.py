@@ -468,3 +468,22 @@ def test_other_urls_get_no_cors_headers(client, path):
 
     assert "Access-Control-Allow-Origin" not in response
     assert "Access-Control-Allow-Methods" not in response
+
+
+def test_errors_speak_the_language_the_reader_accepts(client, slot):
+    english = ask(client, "{", HTTP_ACCEPT_LANGUAGE="en")
+    german = ask(client, "{", HTTP_ACCEPT_LANGUAGE="de")
+
+    assert english.status_code == german.status_code == 400
+    assert english.json()["title"] == "Invalid JSON."
+    assert german.json()["title"] == "Ungültiges JSON."
+    assert "Accept-Language" in english["Vary"]
+
+
+def test_a_decision_sets_no_cookie_and_keeps_the_security_headers(client, campaign):
+    response = ask(client, {"slots": ["sidebar-top"]})
+
+    assert response.status_code == 200
+    assert not response.cookies
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Content-Type"] == "application/json"

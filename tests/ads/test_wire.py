@@ -16,9 +16,12 @@ KEY = f"{PREFIX}:wire-test"
 def kill_connections(client) -> None:
     """What a Redis restart does to the connections a process keeps: closed by the
     server while the process still holds them (killed from another client)."""
-    client.ping()  # at least one connection in the pool
-    held = wire.connection_for(client)
-    ids = [_client_id(c) for c in [*client.connection_pool._available_connections, held]]
+    pool = client.connection_pool
+    pooled = pool.get_connection()  # one the pool has just checked, so alive
+    try:
+        ids = [_client_id(pooled), _client_id(wire.connection_for(client))]
+    finally:
+        pool.release(pooled)
     other = redis.Redis.from_url(str(settings.REDIS_URL))
     try:
         killed = sum(1 for client_id in ids if other.client_kill_filter(_id=str(client_id)))
