@@ -4,6 +4,7 @@ Migrates a fresh SQLite database, loads the demo, serves the portal and fetches 
 reference article page over HTTP, the way a newcomer's browser would.
 """
 
+import json
 import os
 import socket
 import subprocess
@@ -116,3 +117,20 @@ def test_article_page_shows_the_seed_elements(embedded_portal):
 def test_static_assets_are_served_locally(embedded_portal):
     with urllib.request.urlopen(embedded_portal["base"] + "/static/portal/css/portal.css") as r:
         assert r.status == 200
+
+
+def test_decision_endpoint_fills_the_article_slots(embedded_portal):
+    """The public decision API with live counters and events in SQLite (no Redis)."""
+    request = urllib.request.Request(
+        embedded_portal["base"] + "/api/v1/decisions",
+        data=json.dumps({"slots": ["sidebar-top", "article-end-1"], "tags": ["ki"]}).encode(),
+        headers={"Content-Type": "application/json", "User-Agent": "Mozilla/5.0 (X11; Linux)"},
+    )
+    with urllib.request.urlopen(request) as r:
+        assert r.status == 200
+        slots = json.loads(r.read())["slots"]
+
+    assert [slot["key"] for slot in slots] == ["sidebar-top", "article-end-1"]
+    filled = [slot for slot in slots if slot["filled"]]
+    assert filled, "the demo's campaigns fill its slots"
+    assert all(slot["click_url"] and slot["click_url"] in slot["html"] for slot in filled)
