@@ -18,6 +18,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any, cast
 
+import hiredis
 import redis
 from redis.connection import AbstractConnection
 from redis.exceptions import ConnectionError, NoScriptError, ResponseError, TimeoutError
@@ -127,11 +128,9 @@ class Script:
         self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
 
     def __call__(self, keys: Sequence[str], args: Sequence[str | bytes | int]) -> Any:
-        packed = command(
-            b"EVALSHA",
-            (bulk((self.sha, len(keys), *keys)), 2 + len(keys)),
-            (bulk(args), len(args)),
-        )
+        # The arguments differ on every call: hiredis encodes them in C.
+        # (Its stub types the argument as a tuple of one item: hence the cast.)
+        packed = hiredis.pack_command(cast(Any, ("EVALSHA", self.sha, len(keys), *keys, *args)))
         try:
             return round_trip(self.client, packed, 1, idempotent=False)[0]
         except NoScriptError:
