@@ -32,7 +32,6 @@ from .models import LiveCounter
 
 PREFIX = "litfass:ads"
 VERSION_KEY = f"{PREFIX}:version"
-TOTAL_PREFIX = f"{PREFIX}:total:"
 # Day keys outlive their day so late readers (a flush, a report) still find them.
 DAY_TTL = dt.timedelta(days=3)
 
@@ -123,18 +122,8 @@ class RedisCounters:
         self, plain: Sequence[str], hashes: Sequence[tuple[str, Sequence[str]]]
     ) -> tuple[list[int], list[list[int]]]:
         # The decision's read: encoded once per set of keys (see ``ads.wire``).
-        commands = []
-        if plain:
-            commands.append(wire.command(b"MGET", (wire.bulk_once(tuple(plain)), len(plain))))
-        for hash_key, fields in hashes:
-            if fields:
-                commands.append(
-                    wire.command(
-                        b"HMGET",
-                        (wire.bulk((hash_key,)), 1),
-                        (wire.bulk_once(tuple(fields)), len(fields)),
-                    )
-                )
+        commands = [wire.pack_once("MGET", *plain)] if plain else []
+        commands += [wire.pack("HMGET", key, *fields) for key, fields in hashes if fields]
         if not commands:
             return [], [[] for _group in hashes]
         answers = iter(

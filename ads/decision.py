@@ -8,9 +8,8 @@ even pacing; the slot's own fallback fills what is left.
 The hot path reads an immutable in-process snapshot of the deliverable campaigns and
 the live counters it needs in one round trip (an ``MGET`` of the snapshot version and
 today's served counts, an ``HMGET`` of the reader's frequency counts): no SQL after
-warm-up. The
-snapshot is rebuilt when the version in the counter store changes; every relevant save
-and the rotation task bump it. Clock and random generator are parameters,
+warm-up. The snapshot is rebuilt when the version in the counter store changes; every
+relevant save and the rotation task bump it. Clock and random generator are parameters,
 so tests are deterministic.
 """
 
@@ -162,7 +161,6 @@ class CampaignEntry:
     clicks_total_key: str = ""
     # Whether caps or pacing need today's served count.
     reads_today: bool = False
-    field: str = ""  # the campaign's field in a reader's frequency hash
 
     @classmethod
     def from_campaign(cls, campaign: Campaign) -> CampaignEntry:
@@ -214,7 +212,6 @@ class CampaignEntry:
             slow_keys=tuple(slow),
             served_total_key=keys.served_total(campaign.pk),
             clicks_total_key=keys.clicks_total(campaign.pk),
-            field=str(campaign.pk),
             reads_today=campaign.daily_cap is not None
             or (
                 campaign.pacing == Campaign.Pacing.EVEN and campaign.pacing_daily_target is not None
@@ -302,7 +299,6 @@ class Targeted:
     """What targeting alone says for one page signature (which includes day and hour)."""
 
     verdicts: dict[int, Reason | None]
-    eligible: tuple[CampaignEntry, ...]
     # Per slot the eligible campaigns by tier, highest first: what a decision walks.
     tiers: dict[str, tuple[tuple[CampaignEntry, ...], ...]]
     # Eligible campaigns that start or end near this hour: checked on every decision.
@@ -344,7 +340,6 @@ class Targeted:
             tiers[key] = tuple(group for group in groups if group)
         return cls(
             verdicts=verdicts,
-            eligible=tuple(eligible),
             tiers=tiers,
             timed=tuple(
                 e
@@ -355,7 +350,7 @@ class Targeted:
             today=tuple(e.id for e in today),
             today_keys=tuple(keys.served_today(day, e.id) for e in today),
             frequency_capped=tuple(e.id for e in capped),
-            frequency_fields=tuple(e.field for e in capped),
+            frequency_fields=tuple(str(e.id) for e in capped),
             slow_keys=tuple(k for e in eligible for k in e.slow_keys),
         )
 

@@ -11,7 +11,7 @@ import functools
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
 
@@ -36,7 +36,9 @@ class ViewBeaconMiddleware:
 
 @functools.cache
 def _decisions_path() -> str:
-    return reverse("api:decisions")
+    """The endpoint's path as ``path_info`` has it: without the script prefix (a site
+    served below a path) that ``reverse`` puts in front."""
+    return "/" + reverse("api:decisions")[len(get_script_prefix()) :]
 
 
 class DecisionMiddleware:

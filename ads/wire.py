@@ -24,30 +24,16 @@ from redis.connection import AbstractConnection
 from redis.exceptions import ConnectionError, NoScriptError, ResponseError, TimeoutError
 
 
-def bulk(args: Sequence[str | bytes | int]) -> bytes:
-    """Arguments as RESP bulk strings: the part of a command after its header."""
-    parts = []
-    for arg in args:
-        data = arg if isinstance(arg, bytes) else str(arg).encode()
-        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(parts)
+def pack(*args: str | bytes | int) -> bytes:
+    """One command in Redis's protocol, encoded by hiredis (in C)."""
+    # (hiredis's stub types the argument as a tuple of one item: hence the cast.)
+    return hiredis.pack_command(cast(Any, args))
 
 
 @functools.lru_cache(maxsize=8192)
-def bulk_once(args: tuple[str, ...]) -> bytes:
-    """``bulk`` for arguments that repeat (the keys of a page signature)."""
-    return bulk(args)
-
-
-def command(name: bytes, *parts: tuple[bytes, int]) -> bytes:
-    """A RESP command from already encoded ``(bulk strings, how many)`` parts."""
-    count = 1 + sum(n for _data, n in parts)
-    return b"*%d\r\n$%d\r\n%s\r\n%s" % (
-        count,
-        len(name),
-        name,
-        b"".join(data for data, _n in parts),
-    )
+def pack_once(*args: str) -> bytes:
+    """``pack`` for commands that repeat (the keys a page signature reads)."""
+    return pack(*args)
 
 
 class _Held(threading.local):
@@ -128,9 +114,7 @@ class Script:
         self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
 
     def __call__(self, keys: Sequence[str], args: Sequence[str | bytes | int]) -> Any:
-        # The arguments differ on every call: hiredis encodes them in C.
-        # (Its stub types the argument as a tuple of one item: hence the cast.)
-        packed = hiredis.pack_command(cast(Any, ("EVALSHA", self.sha, len(keys), *keys, *args)))
+        packed = pack("EVALSHA", self.sha, len(keys), *keys, *args)
         try:
             return round_trip(self.client, packed, 1, idempotent=False)[0]
         except NoScriptError:

@@ -487,3 +487,19 @@ def test_a_decision_sets_no_cookie_and_keeps_the_security_headers(client, campai
     assert not response.cookies
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Content-Type"] == "application/json"
+
+
+def test_the_decision_middleware_knows_its_path_below_a_script_prefix():
+    from django.urls import get_script_prefix, set_script_prefix
+
+    from ads.middleware import _decisions_path
+
+    before = get_script_prefix()
+    _decisions_path.cache_clear()
+    set_script_prefix("/magazin/")
+    try:
+        # what the request's path_info is for https://example.org/magazin/api/v1/decisions
+        assert _decisions_path() == "/api/v1/decisions"
+    finally:
+        set_script_prefix(before)
+        _decisions_path.cache_clear()

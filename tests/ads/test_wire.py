@@ -35,16 +35,14 @@ def _client_id(connection) -> int:
     return int(connection.read_response())
 
 
-def test_bulk_encodes_each_argument_as_resp():
-    assert wire.bulk(["a", b"bc", 12]) == b"$1\r\na\r\n$2\r\nbc\r\n$2\r\n12\r\n"
+def test_pack_encodes_a_command_in_resp():
+    assert wire.pack("GET", b"bc", 12) == b"*3\r\n$3\r\nGET\r\n$2\r\nbc\r\n$2\r\n12\r\n"
 
 
 def test_several_commands_in_one_round_trip():
     client = redis_client()
     client.set(KEY, 7)
-    packed = wire.command(b"GET", (wire.bulk([KEY]), 1)) + wire.command(
-        b"MGET", (wire.bulk_once((KEY, KEY + ":missing")), 2)
-    )
+    packed = wire.pack("GET", KEY) + wire.pack_once("MGET", KEY, KEY + ":missing")
 
     assert wire.round_trip(client, packed, 2, idempotent=True) == [b"7", [b"7", None]]
 
@@ -52,15 +50,13 @@ def test_several_commands_in_one_round_trip():
 def test_a_refused_command_raises_and_leaves_the_pool_usable():
     client = redis_client()
     client.set(KEY, "not a hash")
-    packed = wire.command(b"HMGET", (wire.bulk([KEY, "f"]), 2)) + wire.command(
-        b"GET", (wire.bulk([KEY]), 1)
-    )
+    packed = wire.pack("HMGET", KEY, "f") + wire.pack("GET", KEY)
 
     with pytest.raises(ResponseError, match="WRONGTYPE"):
         wire.round_trip(client, packed, 2, idempotent=True)
 
     # The unread GET reply was thrown away with its connection, not read by the next caller.
-    assert wire.round_trip(client, wire.command(b"PING"), 1, idempotent=True) == [b"PONG"]
+    assert wire.round_trip(client, wire.pack("PING"), 1, idempotent=True) == [b"PONG"]
 
 
 def test_connections_redis_dropped_are_not_used_again():
@@ -68,9 +64,7 @@ def test_connections_redis_dropped_are_not_used_again():
     client.set(KEY, 3)
     kill_connections(client)
 
-    assert wire.round_trip(
-        client, wire.command(b"GET", (wire.bulk([KEY]), 1)), 1, idempotent=True
-    ) == [b"3"]
+    assert wire.round_trip(client, wire.pack("GET", KEY), 1, idempotent=True) == [b"3"]
 
 
 class LoseOneAnswer:
@@ -100,7 +94,7 @@ def test_a_write_after_redis_closed_the_connection_goes_on_a_fresh_one():
     client.delete(KEY)
     kill_connections(client)
 
-    incr = wire.command(b"INCR", (wire.bulk([KEY]), 1))
+    incr = wire.pack("INCR", KEY)
 
     assert wire.round_trip(client, incr, 1, idempotent=False) == [1]
 
@@ -117,7 +111,7 @@ def test_a_read_whose_answer_was_lost_goes_again(lose_one):
     client.set(KEY, 3)
     lose_one.armed = True
 
-    got = wire.round_trip(client, wire.command(b"GET", (wire.bulk([KEY]), 1)), 1, idempotent=True)
+    got = wire.round_trip(client, wire.pack("GET", KEY), 1, idempotent=True)
 
     assert got == [b"3"]
     assert lose_one.lost == 1
@@ -129,7 +123,7 @@ def test_a_write_whose_answer_was_lost_is_not_sent_twice(lose_one):
     lose_one.armed = True
 
     with pytest.raises(ConnectionError):
-        wire.round_trip(client, wire.command(b"INCR", (wire.bulk([KEY]), 1)), 1, idempotent=False)
+        wire.round_trip(client, wire.pack("INCR", KEY), 1, idempotent=False)
 
     assert lose_one.lost == 1
     assert client.get(KEY) == b"1"
