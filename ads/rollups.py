@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
-from django.conf import settings
 from django.db import connection, transaction
 
 from promotions.models import Promotion, Slot
 
+from .counters import redis_client
 from .decision import BERLIN
 from .models import (
     Campaign,
@@ -60,7 +60,8 @@ class FlushReport:
 def _stream_client() -> redis.Redis:
     """A client that hands ``XRANGE`` replies over as they come: turning each entry into
     a dict would cost more than everything else the flush does with it."""
-    client = redis.Redis.from_url(str(settings.REDIS_URL), health_check_interval=30)
+    # The event store's connection pool (and its settings), with its own reply handling.
+    client = redis.Redis(connection_pool=redis_client().connection_pool)
     client.set_response_callback("XRANGE", lambda response, **options: response)
     return client
 
@@ -276,8 +277,7 @@ def flush(*, batch: int = DEFAULT_BATCH, max_batches: int | None = None) -> Flus
             if not entries:
                 break
             apply_encoded(fields[1] for _id, fields in entries)
-            last_id = entries[-1][0]
-            cursor.last_id = last_id.decode() if isinstance(last_id, bytes) else last_id
+            cursor.last_id = entries[-1][0].decode()
             cursor.events += len(entries)
             cursor.save(update_fields=["last_id", "events", "updated_at"])
         # Only after the commit: what is trimmed is safely in the rollups.
