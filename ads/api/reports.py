@@ -21,7 +21,6 @@ from ..reports import (
     GROUP_BY,
     ReportParamError,
     build_report,
-    check_report_params,
     report_as_dict,
     report_csv,
 )
@@ -119,7 +118,8 @@ class ReportView(APIView):
         if not wanted <= own:
             raise Http404
         try:
-            params = check_report_params(
+            # Checks its parameters itself (``check_report_params``).
+            report = build_report(
                 campaign_ids=sorted(wanted),
                 start=data["start"],
                 end=data["end"],
@@ -129,14 +129,6 @@ class ReportView(APIView):
             )
         except ReportParamError as refused:
             raise serializers.ValidationError({"params": [str(refused)]}) from refused
-        report = build_report(
-            campaign_ids=params.campaign_ids,
-            start=params.start,
-            end=params.end,
-            granularity=params.granularity,
-            group_by=params.group_by,
-            tz=params.tz,
-        )
         if request.accepted_renderer.format == "csv":
             delimiter = ";" if data["delimiter"] == "semicolon" else ","
             name = f"litfass-{timezone.localdate():%Y-%m-%d}.csv"
