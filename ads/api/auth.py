@@ -82,9 +82,19 @@ class IsAdvertiser(permissions.BasePermission):
 
 
 class AdvertiserRateThrottle(SimpleRateThrottle):
-    """Requests per key (or member) and minute; more get 429 with Retry-After."""
+    """Requests per key (or member) and minute; more get 429 with Retry-After. Callers
+    without either (the inquiry form's API, the schema) count per address at the
+    ``anon`` rate."""
 
     scope = "advertiser"
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        if not isinstance(request.auth, AdvertiserAPIKey) and not request.user.is_authenticated:
+            # One throttle per request (DRF makes them anew), so it may change its rate.
+            self.scope = "anon"
+            self.rate = self.get_rate()
+            self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request, view)
 
     def get_cache_key(self, request: Request, view: APIView) -> str | None:
         if isinstance(request.auth, AdvertiserAPIKey):

@@ -20,10 +20,11 @@ from promotions.models import Slot
 
 from ..inquiries import InquiryRefused, Sender, check_inquiry_data, do_submit_inquiry
 from ..models import Inquiry
+from .serializers import SlotKeyField
 
 
 class InquirySerializer(serializers.ModelSerializer[Inquiry]):
-    desired_slots = serializers.SlugRelatedField(
+    desired_slots = SlotKeyField(
         slug_field="key",
         queryset=Slot.objects.all(),
         many=True,

@@ -272,6 +272,20 @@ def test_throttled_per_key_with_retry_after(api, monkeypatch):
     assert int(limited["Retry-After"]) > 0
 
 
+def test_callers_without_key_or_login_get_the_anonymous_rate(client, api, monkeypatch):
+    from rest_framework.throttling import SimpleRateThrottle
+
+    rates = {**SimpleRateThrottle.THROTTLE_RATES, "advertiser": "5/min", "anon": "2/min"}
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
+    anonymous = [
+        client.get("/api/v1/schema/", REMOTE_ADDR="192.0.2.77").status_code for _ in range(3)
+    ]
+    with_key = [api.get("/api/v1/campaigns").status_code for _ in range(3)]
+
+    assert anonymous == [200, 200, 429]
+    assert with_key == [200, 200, 200]
+
+
 def test_oversized_body_is_a_400_problem(api, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
 

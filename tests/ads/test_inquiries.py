@@ -657,6 +657,14 @@ def test_api_ignores_what_the_sender_cannot_set(client):
     assert Inquiry.objects.get().status == Inquiry.Status.NEW
 
 
+def test_api_refuses_slot_keys_that_are_not_slugs(client):
+    response = post_api(client, {**API_BODY, "desired_slots": ["side\x00bar"]})
+
+    assert response.status_code == 400
+    assert "desired_slots" in response.json()["errors"]
+    assert not Inquiry.objects.exists()
+
+
 def test_api_applies_the_rate_limit(client, settings):
     settings.LITFASS_INQUIRY_RATE_LIMIT = 2
     body = {**API_BODY, "desired_slots": []}
