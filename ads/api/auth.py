@@ -42,18 +42,25 @@ class AdvertiserKeyAuthentication(BaseAuthentication):
         return KEYWORD
 
 
-def current_advertiser(request: Request) -> Advertiser | None:
-    """The advertiser the request acts for: the key's, or the member's (the first by
-    name, for a user who is a member of several)."""
-    if isinstance(request.auth, AdvertiserAPIKey):
-        return request.auth.advertiser
-    if request.user.is_authenticated:
-        membership = (
-            Membership.objects.filter(user=request.user)
+def _membership(request: Request) -> Membership | None:
+    """The member's membership the request acts for (the first by advertiser name, for a
+    user who is a member of several); looked up once per request."""
+    if not hasattr(request, "_litfass_membership"):
+        request._litfass_membership = (  # type: ignore[attr-defined]
+            Membership.objects.filter(user_id=cast(int, request.user.pk))
             .select_related("advertiser")
             .order_by("advertiser__name")
             .first()
         )
+    return cast(Membership | None, request._litfass_membership)  # type: ignore[attr-defined]
+
+
+def current_advertiser(request: Request) -> Advertiser | None:
+    """The advertiser the request acts for: the key's, or the member's."""
+    if isinstance(request.auth, AdvertiserAPIKey):
+        return request.auth.advertiser
+    if request.user.is_authenticated:
+        membership = _membership(request)
         return membership.advertiser if membership else None
     return None
 
@@ -62,8 +69,8 @@ def current_role(request: Request) -> str | None:
     if isinstance(request.auth, AdvertiserAPIKey):
         return Membership.Role.MANAGER
     if request.user.is_authenticated:
-        membership = Membership.objects.filter(user=request.user).order_by("advertiser__name")
-        return membership.values_list("role", flat=True).first()
+        membership = _membership(request)
+        return membership.role if membership else None
     return None
 
 
