@@ -47,9 +47,10 @@ HOSTILE = '<script>alert("x")</script>'
 @pytest.fixture
 def eager_tasks():
     """Tasks enqueued on commit run at once, in this process, as in the embedded default."""
+    before = app.conf.task_always_eager
     app.conf.task_always_eager = True
     yield
-    app.conf.task_always_eager = False
+    app.conf.task_always_eager = before
 
 
 def guard(*, now=NOW, age=timedelta(seconds=30), honeypot="", stamp=None) -> FormGuard:
