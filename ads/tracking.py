@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import hmac
+import os
 import secrets
+import threading
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -82,9 +83,7 @@ class Outcome:
 
 
 def _signature(token: str) -> str:
-    digest = hmac.new(
-        settings.SECRET_KEY.encode(), f"litfass-nonce:{token}".encode(), hashlib.sha256
-    ).digest()
+    digest = hmac.digest(settings.SECRET_KEY.encode(), f"litfass-nonce:{token}".encode(), "sha256")
     return base64.urlsafe_b64encode(digest[:9]).decode()
 
 
@@ -93,9 +92,42 @@ def new_nonce() -> str:
     return new_nonces(1)[0]
 
 
+class _Randomness:
+    """The operating system's randomness, read in chunks: a read is a system call, and
+    on a virtual machine each costs more than making the nonces. Every process reads
+    its own (a forked child drops what its parent had read)."""
+
+    CHUNK = 4096
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.chunk = b""
+        self.used = 0
+
+    def take(self, count: int) -> bytes:
+        with self.lock:
+            if self.used + count > len(self.chunk):
+                self.chunk = secrets.token_bytes(max(self.CHUNK, count))
+                self.used = 0
+            start = self.used
+            self.used += count
+            return self.chunk[start : self.used]
+
+
+_randomness = _Randomness()
+
+
+def _fresh_randomness() -> None:
+    global _randomness
+    _randomness = _Randomness()
+
+
+os.register_at_fork(after_in_child=_fresh_randomness)
+
+
 def new_nonces(count: int) -> list[str]:
-    """``count`` nonces, their randomness read in one go (one system call per page)."""
-    random = secrets.token_bytes(16 * count)
+    """``count`` nonces, each from 16 bytes of randomness never used before."""
+    random = _randomness.take(16 * count)
     tokens = [
         base64.urlsafe_b64encode(random[16 * n : 16 * (n + 1)]).rstrip(b"=").decode()
         for n in range(count)
@@ -263,7 +295,9 @@ class RedisEventStore:
         args.append(len(increments))
         for key, amount in increments.items():
             args += [*keys.locate(key), amount]
-        self._served([STREAM], args)
+        # Sent without waiting for the answer (``wire.Script.send``): the page goes out
+        # while Redis records it.
+        self._served.send([STREAM], args)
 
     def track(self, event: str, nonce: str, *, now: dt.datetime, refuse: str, rate: str) -> Outcome:
         reason, destination = self._track(

@@ -5,23 +5,35 @@ served (one ``EVALSHA``). Through redis-py's command and pipeline objects about 
 decision request's CPU time went into the client: argument checks, retries, response
 callbacks, and taking a connection from the pool and giving it back. Here the commands
 are encoded once (the keys a page signature reads repeat for every reader of it),
-written in one send on a connection each thread keeps, and the replies read with that
-connection's parser. Connection, parser, health checks and errors stay redis-py's.
+written in one send on a connection each thread keeps, and the replies read with
+hiredis. redis-py still opens and closes the connection and names the errors.
+
+On a virtual machine every system call is expensive, so a round trip makes as few as it
+can: one send, one read (more only for long replies), and a check that Redis has not
+closed the connection only when it has been idle.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import os
+import socket
+import ssl
+import struct
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any, cast
 
 import hiredis
 import redis
+from redis._parsers import _HiredisParser
 from redis.connection import AbstractConnection
-from redis.exceptions import ConnectionError, NoScriptError, ResponseError, TimeoutError
+from redis.exceptions import ConnectionError, NoScriptError, TimeoutError
+
+logger = logging.getLogger(__name__)
 
 
 def pack(*args: str | bytes | int) -> bytes:
@@ -36,11 +48,189 @@ def pack_once(*args: str) -> bytes:
     return pack(*args)
 
 
+# A connection idle this long (s) is checked for a close by Redis (a restart, an idle
+# timeout: Redis's ``timeout`` is whole seconds) before a command goes on it. One used
+# more recently is alive: the check would cost a system call on every round trip.
+IDLE_CHECK = 0.5
+# A thread that only ever sends without waiting reads the answers after this many.
+MAX_OWED = 64
+
+
+class _Line:
+    """One thread's connection to one Redis, read directly.
+
+    redis-py's connection opens it (address, TLS, AUTH, SELECT), sends and closes it;
+    replies are read here. Sending and reading take one system call each: the socket
+    blocks, and the connection's timeout is the kernel's (``SO_SNDTIMEO``/
+    ``SO_RCVTIMEO``) instead of a ``poll`` before every send and every read."""
+
+    def __init__(self, connection: AbstractConnection) -> None:
+        self.connection = connection
+        self.sock: socket.socket | None = None
+        self.reader = hiredis.Reader()
+        self.buffer = bytearray(64 * 1024)
+        self.used_at = float("-inf")
+        # Scripts sent without waiting for their answers (``Script.send``), oldest first:
+        # their answers are read before anything else on this connection.
+        self.owed: list[tuple[Script, bytes]] = []
+
+    def ready(self) -> None:
+        if (
+            self.sock is not None
+            and not self.owed  # answers are due: the socket is not idle, nor quiet
+            and time.monotonic() - self.used_at > IDLE_CHECK
+            and self._closed()
+        ):
+            self.close()
+        if self.sock is None:
+            self.connection.connect()
+            sock = cast(socket.socket, self.connection._sock)
+            timeout = self.connection.socket_timeout
+            sock.settimeout(None)
+            if timeout:
+                seconds, fraction = divmod(float(timeout), 1.0)
+                value = struct.pack("ll", int(seconds), int(fraction * 1e6))
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
+            self.sock = sock
+            self.reader = hiredis.Reader()
+
+    def _closed(self) -> bool:
+        """Whether Redis closed the connection (or sent what nobody asked for)."""
+        assert self.sock is not None  # noqa: S101  (only called with a socket)
+        if isinstance(self.sock, ssl.SSLSocket):
+            try:
+                return bool(self.connection.can_read())
+            except (ConnectionError, TimeoutError, OSError):
+                return True
+        try:
+            self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return False  # nothing to read: open and idle, as it should be
+        except OSError:
+            return True
+        return True  # end of file, or bytes no command asked for
+
+    def send(self, packed: bytes) -> None:
+        self.ready()
+        try:
+            # redis-py's send is a ``sendall`` on the socket (where ``bench.counting``
+            # and the tests count round trips); its health check would be a PING.
+            self.connection.send_packed_command([packed], check_health=False)
+        except (OSError, ConnectionError, TimeoutError) as error:
+            self.close()
+            raise _Unsent(f"Error while writing to Redis: {error}") from error
+
+    def exchange(self, packed: bytes, replies: int) -> list[Any]:
+        """Send ``packed`` and read its ``replies`` answers (after those still owed)."""
+        self.send(packed)
+        owed, self.owed = self.owed, []
+        try:
+            answers = self._read(len(owed) + replies)
+        except (OSError, ConnectionError, TimeoutError) as error:
+            _unanswered(owed)
+            self.close()
+            raise _failure(error, "Error while reading from Redis") from error
+        self._settle(owed, answers[: len(owed)])
+        answers = answers[len(owed) :]
+        refused = next((a for a in answers if isinstance(a, hiredis.ReplyError)), None)
+        if refused is not None:
+            raise _RESP.parse_error(str(refused))
+        return answers
+
+    def send_owing(self, script: Script, packed: bytes) -> None:
+        """Send a script call whose answer is read later (``exchange``, ``settle``)."""
+        if len(self.owed) >= MAX_OWED:
+            self.settle()
+        try:
+            self.send(packed)
+        except _Unsent:
+            self.send(packed)  # nothing of it ran: once more, on a fresh connection
+        self.owed.append((script, packed))
+
+    def settle(self) -> None:
+        """Read the answers still owed."""
+        owed, self.owed = self.owed, []
+        if not owed:
+            return
+        try:
+            answers = self._read(len(owed))
+        except (OSError, ConnectionError, TimeoutError) as error:
+            _unanswered(owed)
+            self.close()
+            raise _failure(error, "Error while reading from Redis") from error
+        self._settle(owed, answers)
+
+    def _settle(self, owed: list[tuple[Script, bytes]], answers: list[Any]) -> None:
+        for (script, packed), answer in zip(owed, answers, strict=True):
+            if not isinstance(answer, hiredis.ReplyError):
+                continue
+            error = _RESP.parse_error(str(answer))
+            if isinstance(error, NoScriptError):
+                # Nothing ran: Redis forgot the script (a SCRIPT FLUSH). Load it, and
+                # run the call now, waiting for it this time.
+                script.load()
+                self.exchange(packed, 1)
+            else:
+                logger.error("A script sent without waiting failed: %s", error)
+
+    def _read(self, replies: int) -> list[Any]:
+        answers: list[Any] = []
+        reader = self.reader
+        while len(answers) < replies:
+            answer = reader.gets()
+            if answer is False:
+                self._receive()
+                continue
+            answers.append(answer)
+        self.used_at = time.monotonic()
+        return answers
+
+    def _receive(self) -> None:
+        assert self.sock is not None  # noqa: S101
+        read = self.sock.recv_into(self.buffer)
+        if not read:
+            raise ConnectionError("Redis closed the connection")
+        self.reader.feed(self.buffer, 0, read)
+
+    def close(self) -> None:
+        owed, self.owed = self.owed, []
+        _unanswered(owed)
+        self.sock = None
+        self.connection.disconnect()
+
+
+def _unanswered(owed: list[tuple[Script, bytes]]) -> None:
+    if owed:
+        # Sent, so Redis has them unless the connection broke before it read them: what
+        # a crash of Redis may lose too (see the README on persistence).
+        logger.warning(
+            "%d script call(s) sent without waiting lost their connection before the "
+            "answer came; Redis may or may not have run them",
+            len(owed),
+        )
+
+
+_RESP = _HiredisParser  # for ``parse_error``: Redis's error codes as redis-py's exceptions
+
+
+class _Unsent(ConnectionError):
+    """The commands did not (all) reach Redis, so none of them ran."""
+
+
+def _failure(error: Exception, what: str) -> ConnectionError | TimeoutError:
+    if isinstance(error, ConnectionError | TimeoutError):
+        return error
+    if isinstance(error, BlockingIOError | socket.timeout):  # the kernel's timeout ran out
+        return TimeoutError(f"{what}: timed out")
+    return ConnectionError(f"{what}: {error}")
+
+
 class _Held(threading.local):
     """Each thread's own connection per pool, kept between requests."""
 
     def __init__(self) -> None:
-        self.connections: dict[int, AbstractConnection] = {}
+        self.lines: dict[int, _Line] = {}
 
 
 _held = _Held()
@@ -55,25 +245,15 @@ def _forget_connections() -> None:
 os.register_at_fork(after_in_child=_forget_connections)
 
 
-def connection_for(client: redis.Redis) -> AbstractConnection:
-    """This thread's connection to ``client``'s Redis, made by its pool but kept out of it:
-    taking one from the pool and giving it back cost as much as the rest of a round trip.
-    One that Redis closed meanwhile (a restart, an idle timeout) is opened anew first,
-    as the pool does."""
+def line_for(client: redis.Redis) -> _Line:
+    """This thread's connection to ``client``'s Redis, made by its pool but kept out of
+    it: taking one from the pool and giving it back cost as much as the rest of a round
+    trip."""
     pool = client.connection_pool
-    connection = _held.connections.get(id(pool))
-    if connection is None:
-        connection = cast(AbstractConnection, pool.make_connection())
-        _held.connections[id(pool)] = connection
-        return connection
-    try:
-        # Data or end of file where no reply is due: Redis has closed it.
-        stale = connection.can_read()
-    except (ConnectionError, TimeoutError, OSError):
-        stale = True
-    if stale:
-        connection.disconnect()
-    return connection
+    line = _held.lines.get(id(pool))
+    if line is None:
+        line = _held.lines[id(pool)] = _Line(cast(AbstractConnection, pool.make_connection()))
+    return line
 
 
 def round_trip(client: redis.Redis, packed: bytes, replies: int, *, idempotent: bool) -> list[Any]:
@@ -82,27 +262,16 @@ def round_trip(client: redis.Redis, packed: bytes, replies: int, *, idempotent: 
     When the connection fails, the commands go once more on a fresh one: always when
     nothing could have reached Redis, and also after a failed read when running them
     twice does no harm (``idempotent``). A command Redis refused raises its
-    ``ResponseError``."""
-    connection = connection_for(client)
-    for attempt in (1, 2):
-        try:
-            connection.send_packed_command([packed])
-        except (ConnectionError, TimeoutError):
-            connection.disconnect()
-            if attempt == 2:
-                raise
-            continue
-        try:
-            return [connection.read_response() for _reply in range(replies)]
-        except ResponseError:
-            # Replies after the refused one may still be unread: start clean.
-            connection.disconnect()
+    ``ResponseError`` (after all replies were read, so the connection stays usable)."""
+    line = line_for(client)
+    try:
+        return line.exchange(packed, replies)
+    except _Unsent:
+        pass
+    except (ConnectionError, TimeoutError):
+        if not idempotent:
             raise
-        except (ConnectionError, TimeoutError):
-            connection.disconnect()  # redis-py did already; to be sure
-            if attempt == 2 or not idempotent:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
+    return line.exchange(packed, replies)
 
 
 class Script:
@@ -114,10 +283,32 @@ class Script:
         self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
 
     def __call__(self, keys: Sequence[str], args: Sequence[str | bytes | int]) -> Any:
-        packed = pack("EVALSHA", self.sha, len(keys), *keys, *args)
+        packed = self._packed(keys, args)
         try:
             return round_trip(self.client, packed, 1, idempotent=False)[0]
         except NoScriptError:
             # Nothing ran. A restarted or flushed Redis forgot the script: load it again.
-            self.client.script_load(self.source)
+            self.load()
             return round_trip(self.client, packed, 1, idempotent=False)[0]
+
+    def send(self, keys: Sequence[str], args: Sequence[str | bytes | int]) -> None:
+        """Call the script without waiting for its answer: the thread's next command on
+        this connection reads it first (``settle`` reads it now). Redis runs a
+        connection's commands in order, so what this thread does next sees the script's
+        effect; other connections see it as soon as Redis has read it, which is long
+        before a reader can look at a page. A script Redis forgot is loaded and run
+        again when the answer says so; an error is logged."""
+        line_for(self.client).send_owing(self, self._packed(keys, args))
+
+    def load(self) -> None:
+        self.client.script_load(self.source)
+
+    def _packed(self, keys: Sequence[str], args: Sequence[str | bytes | int]) -> bytes:
+        return pack("EVALSHA", self.sha, len(keys), *keys, *args)
+
+
+def settle(client: redis.Redis) -> None:
+    """Read the answers this thread still owes on ``client``'s connection (``Script.send``)."""
+    line = _held.lines.get(id(client.connection_pool))
+    if line is not None:
+        line.settle()

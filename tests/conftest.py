@@ -66,6 +66,26 @@ def _empty_cache() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _served_records_settled(monkeypatch) -> None:
+    """Tests check Redis right after a page view, on another connection: read the answers
+    of scripts this thread sent without waiting (``ads.wire.Script.send``) first, so Redis
+    has run them. Real readers come at least a second later (a view needs one)."""
+    import redis
+
+    from ads import wire
+
+    get_connection = redis.ConnectionPool.get_connection
+
+    def settled(pool, *args, **kwargs):
+        line = wire._held.lines.get(id(pool))
+        if line is not None:
+            line.settle()
+        return get_connection(pool, *args, **kwargs)
+
+    monkeypatch.setattr(redis.ConnectionPool, "get_connection", settled)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_decisions() -> Iterator[None]:
     # Test transactions roll back without committing, so the on-commit version bumps
     # never fire: every test starts with no snapshot and no live counters.

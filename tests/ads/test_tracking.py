@@ -1,3 +1,4 @@
+import os
 import random
 import threading
 from datetime import UTC, date, datetime, timedelta
@@ -76,6 +77,38 @@ def test_a_pages_nonces_are_each_signed_and_different():
     assert all(check_nonce(nonce) for nonce in nonces)
     # 128 random bits each, as base64 without padding, like secrets.token_urlsafe(16)
     assert {len(nonce.partition(".")[0]) for nonce in nonces} == {22}
+
+
+def test_nonces_never_repeat_across_chunks_of_randomness():
+    # Many more nonces than one chunk of randomness makes, from several threads at once.
+    made: list[list[str]] = []
+
+    def make():
+        made.append([nonce for _page in range(200) for nonce in new_nonces(3)])
+
+    threads = [threading.Thread(target=make) for _n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    everything = [nonce for batch in made for nonce in batch]
+    assert len(everything) == 2400
+    assert len(set(everything)) == 2400
+
+
+def test_a_forked_child_makes_other_nonces_than_its_parent():
+    new_nonces(1)  # the parent holds unused randomness now
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: send its next nonces, and leave
+        os.write(writer, " ".join(new_nonces(4)).encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = set(os.read(reader, 4096).decode().split())
+
+    assert len(child) == 4
+    assert child.isdisjoint(new_nonces(4))
 
 
 def test_served_slot_gets_a_nonce_with_its_facts(served):

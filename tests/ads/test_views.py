@@ -98,6 +98,8 @@ def test_filled_slot_has_promotion_fields_picture_and_html(client, campaign):
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
+    # Answered above CommonMiddleware, so the view sets it: else the body goes chunked.
+    assert response["Content-Length"] == str(len(response.content))
     (filled,) = response.json()["slots"]
     promotion = campaign.campaign_promotions.get().promotion
     assert filled["key"] == "sidebar-top"

@@ -1,11 +1,14 @@
 """The raw round trips of a page view (``ads.wire``) against the real Redis."""
 
 import os
+import socket
+import struct
+import time
 
 import pytest
 import redis
 from django.conf import settings
-from redis.exceptions import ConnectionError, ResponseError
+from redis.exceptions import ConnectionError, ResponseError, TimeoutError
 
 from ads import wire
 from ads.counters import PREFIX, redis_client
@@ -19,7 +22,7 @@ def kill_connections(client) -> None:
     pool = client.connection_pool
     pooled = pool.get_connection()  # one the pool has just checked, so alive
     try:
-        ids = [_client_id(pooled), _client_id(wire.connection_for(client))]
+        ids = [_client_id(pooled), _line_id(client)]
     finally:
         pool.release(pooled)
     other = redis.Redis.from_url(str(settings.REDIS_URL))
@@ -33,6 +36,15 @@ def kill_connections(client) -> None:
 def _client_id(connection) -> int:
     connection.send_command("CLIENT", "ID")
     return int(connection.read_response())
+
+
+def _line_id(client) -> int:
+    return int(wire.round_trip(client, wire.pack("CLIENT", "ID"), 1, idempotent=True)[0])
+
+
+def idle(seconds: float = wire.IDLE_CHECK + 0.1) -> None:
+    """Let the thread's connection be idle long enough to be checked before its next use."""
+    time.sleep(seconds)
 
 
 def test_pack_encodes_a_command_in_resp():
@@ -55,7 +67,7 @@ def test_a_refused_command_raises_and_leaves_the_pool_usable():
     with pytest.raises(ResponseError, match="WRONGTYPE"):
         wire.round_trip(client, packed, 2, idempotent=True)
 
-    # The unread GET reply was thrown away with its connection, not read by the next caller.
+    # The GET reply after the refused one was read too, not left for the next caller.
     assert wire.round_trip(client, wire.pack("PING"), 1, idempotent=True) == [b"PONG"]
 
 
@@ -64,6 +76,7 @@ def test_connections_redis_dropped_are_not_used_again():
     client.set(KEY, 3)
     kill_connections(client)
 
+    # Used a moment ago, so not checked: the read fails and goes again on a fresh one.
     assert wire.round_trip(client, wire.pack("GET", KEY), 1, idempotent=True) == [b"3"]
 
 
@@ -76,27 +89,73 @@ class LoseOneAnswer:
         self.lost = 0
 
     def install(self, monkeypatch) -> None:
-        read = redis.connection.AbstractConnection.read_response
+        receive = wire._Line._receive
 
-        def flaky(connection, *args, **kwargs):
-            reply = read(connection, *args, **kwargs)
+        def flaky(line):
             if self.armed:
                 self.armed = False
                 self.lost += 1
+                time.sleep(0.05)  # Redis has run the command by now
                 raise ConnectionError("connection reset")
-            return reply
+            return receive(line)
 
-        monkeypatch.setattr(redis.connection.AbstractConnection, "read_response", flaky)
+        monkeypatch.setattr(wire._Line, "_receive", flaky)
 
 
-def test_a_write_after_redis_closed_the_connection_goes_on_a_fresh_one():
+def test_a_write_after_redis_closed_an_idle_connection_goes_on_a_fresh_one():
     client = redis_client()
     client.delete(KEY)
     kill_connections(client)
+    idle()
 
     incr = wire.pack("INCR", KEY)
 
     assert wire.round_trip(client, incr, 1, idempotent=False) == [1]
+    assert client.get(KEY) == b"1"
+
+
+def test_a_connection_in_use_is_not_checked_before_each_round_trip(monkeypatch):
+    client = redis_client()
+    wire.round_trip(client, wire.pack("PING"), 1, idempotent=True)
+    checks = []
+    closed = wire._Line._closed
+    monkeypatch.setattr(wire._Line, "_closed", lambda line: checks.append(1) or closed(line))
+
+    wire.round_trip(client, wire.pack("PING"), 1, idempotent=True)
+    assert checks == []
+    idle()
+    wire.round_trip(client, wire.pack("PING"), 1, idempotent=True)
+    assert checks == [1]
+
+
+def test_the_timeout_is_the_kernels_and_the_socket_blocks():
+    client = redis_client()
+    wire.round_trip(client, wire.pack("PING"), 1, idempotent=True)
+    sock = wire.line_for(client).sock
+
+    assert sock.gettimeout() is None  # no poll before every send and read
+    timeout = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16)
+    assert timeout != bytes(16)  # the connection's socket_timeout, kept by the kernel
+
+
+def test_a_read_that_times_out_raises_and_the_next_one_works():
+    client = redis_client()
+    wire.round_trip(client, wire.pack("PING"), 1, idempotent=True)
+    line = wire.line_for(client)
+    line.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct_timeval(0.2))
+
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        # BLPOP waits 2 s for a list nobody fills: longer than the 0.2 s timeout.
+        wire.round_trip(client, wire.pack("BLPOP", KEY + ":never", 2), 1, idempotent=False)
+
+    assert time.monotonic() - started < 1.5
+    assert wire.round_trip(client, wire.pack("PING"), 1, idempotent=True) == [b"PONG"]
+
+
+def struct_timeval(seconds: float) -> bytes:
+    whole, fraction = divmod(seconds, 1.0)
+    return struct.pack("ll", int(whole), int(fraction * 1e6))
 
 
 @pytest.fixture
@@ -142,12 +201,81 @@ def test_a_script_redis_forgot_is_loaded_again():
 
 def test_a_forked_child_opens_its_own_connection():
     client = redis_client()
-    parent = wire.connection_for(client)
+    parent = wire.line_for(client)
     reader, writer = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: report whether it got the parent's connection, and leave
-        os.write(writer, b"same" if wire.connection_for(client) is parent else b"own")
+        os.write(writer, b"same" if wire.line_for(client) is parent else b"own")
         os._exit(0)
     os.waitpid(pid, 0)
 
     assert os.read(reader, 4) == b"own"
+
+
+def test_a_script_sent_without_waiting_runs_before_the_threads_next_command():
+    client = redis_client()
+    client.delete(KEY)
+    script = wire.Script(client, "return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    script([KEY], [1])  # loaded
+
+    script.send([KEY], [2])
+    script.send([KEY], [3])
+
+    assert wire.line_for(client).owed  # answers not read yet
+    assert wire.round_trip(client, wire.pack("GET", KEY), 1, idempotent=True) == [b"6"]
+    assert not wire.line_for(client).owed
+
+
+def test_another_connection_sees_what_was_sent_without_waiting():
+    client = redis_client()
+    client.delete(KEY)
+    script = wire.Script(client, "return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    script([KEY], [1])
+    other = redis.Redis.from_url(str(settings.REDIS_URL))
+    try:
+        script.send([KEY], [4])
+        seen = []
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline and seen[-1:] != [b"5"]:
+            seen.append(other.get(KEY))  # not settled: the fixture only settles the pool's
+        assert seen[-1] == b"5"
+    finally:
+        other.close()
+
+
+def test_a_script_sent_without_waiting_that_redis_forgot_runs_once_after_loading():
+    client = redis_client()
+    client.delete(KEY)
+    script = wire.Script(client, "return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    script([KEY], [1])
+    client.script_flush()
+
+    script.send([KEY], [2])
+    wire.settle(client)
+
+    assert client.get(KEY) == b"3"
+    assert not wire.line_for(client).owed
+
+
+def test_a_script_sent_without_waiting_that_fails_is_logged(caplog):
+    client = redis_client()
+    client.set(KEY, "not a number")
+    script = wire.Script(client, "return redis.call('INCRBY', KEYS[1], ARGV[1])")
+
+    script.send([KEY], [2])
+    wire.settle(client)
+
+    assert "A script sent without waiting failed" in caplog.text
+    assert wire.round_trip(client, wire.pack("PING"), 1, idempotent=True) == [b"PONG"]
+
+
+def test_answers_owed_on_a_connection_that_breaks_are_logged(caplog):
+    client = redis_client()
+    script = wire.Script(client, "return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    script([KEY], [1])
+    kill_connections(client)
+    script.send([KEY], [1])  # into a connection Redis has closed: the kernel takes it
+
+    # The PING fails (the connection is gone) and goes again; the owed answer is lost.
+    assert wire.round_trip(client, wire.pack("PING"), 1, idempotent=True) == [b"PONG"]
+    assert "sent without waiting lost their connection" in caplog.text
