@@ -159,11 +159,11 @@ def decisions(request: HttpRequest) -> HttpResponse:
         for key in decision.slots
     )
     # The slots come encoded from the snapshot (``slot_json``); only the nonces are new.
-    response = HttpResponse(f'{{"slots":[{slots}]}}', content_type="application/json")
+    answer = HttpResponse(f'{{"slots":[{slots}]}}', content_type="application/json")
     # CommonMiddleware would set it, but this view is answered above it
     # (``DecisionMiddleware``); without it gunicorn sends the body chunked.
-    response["Content-Length"] = str(len(response.content))
-    return response
+    answer["Content-Length"] = str(len(answer.content))
+    return answer
 
 
 @functools.lru_cache(maxsize=64)

@@ -119,7 +119,12 @@ def test_a_connection_in_use_is_not_checked_before_each_round_trip(monkeypatch):
     wire.round_trip(client, wire.pack("PING"), 1, idempotent=True)
     checks = []
     closed = wire._Line._closed
-    monkeypatch.setattr(wire._Line, "_closed", lambda line: checks.append(1) or closed(line))
+
+    def counted(line):
+        checks.append(1)
+        return closed(line)
+
+    monkeypatch.setattr(wire._Line, "_closed", counted)
 
     wire.round_trip(client, wire.pack("PING"), 1, idempotent=True)
     assert checks == []
@@ -132,6 +137,7 @@ def test_the_timeout_is_the_kernels_and_the_socket_blocks():
     client = redis_client()
     wire.round_trip(client, wire.pack("PING"), 1, idempotent=True)
     sock = wire.line_for(client).sock
+    assert sock is not None
 
     assert sock.gettimeout() is None  # no poll before every send and read
     timeout = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16)
@@ -142,6 +148,7 @@ def test_a_read_that_times_out_raises_and_the_next_one_works():
     client = redis_client()
     wire.round_trip(client, wire.pack("PING"), 1, idempotent=True)
     line = wire.line_for(client)
+    assert line.sock is not None
     line.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct_timeval(0.2))
 
     started = time.monotonic()
@@ -234,7 +241,7 @@ def test_another_connection_sees_what_was_sent_without_waiting():
     other = redis.Redis.from_url(str(settings.REDIS_URL))
     try:
         script.send([KEY], [4])
-        seen = []
+        seen: list[bytes | None] = []
         deadline = time.monotonic() + 1.0
         while time.monotonic() < deadline and seen[-1:] != [b"5"]:
             seen.append(other.get(KEY))  # not settled: the fixture only settles the pool's
