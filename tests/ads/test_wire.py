@@ -241,7 +241,7 @@ def test_another_connection_sees_what_was_sent_without_waiting():
     other = redis.Redis.from_url(str(settings.REDIS_URL))
     try:
         script.send([KEY], [4])
-        seen: list[bytes | None] = []
+        seen: list[object] = []
         deadline = time.monotonic() + 1.0
         while time.monotonic() < deadline and seen[-1:] != [b"5"]:
             seen.append(other.get(KEY))  # not settled: the fixture only settles the pool's
