@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Prefetch, prefetch_related_objects
 from django.utils.translation import gettext_lazy as _
 
@@ -34,8 +35,12 @@ from .counters import Counters, get_counters
 from .models import Campaign, CampaignPromotion
 
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
-# Goal totals and click rates may be this old (seconds); caps and pacing never are.
+# Goal totals and click rates may be this old (seconds).
 SLOW_TTL = 5.0
+# Today's served counts (caps, pacing) and the snapshot version may be this old
+# (``LITFASS_LIVE_COUNTS_TTL`` seconds), except for campaigns this close to their daily
+# cap (a share of the cap, at least one page's worth): those are read on every decision.
+NEAR_CAP = 0.05
 TARGETING_MEMO = 4096
 # Even pacing never silences a campaign completely nor lets one drown the others.
 MIN_PACE, MAX_PACE = 0.05, 20.0
@@ -305,6 +310,7 @@ class Targeted:
     timed: tuple[CampaignEntry, ...]
     # Today's served counts to read (keys), and the fields of the reader's frequency hash.
     today: tuple[int, ...]
+    today_capped: tuple[CampaignEntry, ...]
     today_keys: tuple[str, ...]
     frequency_capped: tuple[int, ...]
     frequency_fields: tuple[str, ...]
@@ -348,11 +354,35 @@ class Targeted:
                 or (e.ends_at is not None and e.ends_at <= now + _HOUR_SPAN)
             ),
             today=tuple(e.id for e in today),
+            today_capped=tuple(e for e in today if e.daily_cap is not None),
             today_keys=tuple(keys.served_today(day, e.id) for e in today),
             frequency_capped=tuple(e.id for e in capped),
             frequency_fields=tuple(str(e.id) for e in capped),
             slow_keys=tuple(k for e in eligible for k in e.slow_keys),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Live:
+    """Today's served counts of one page signature's campaigns, as read at ``read_at``
+    for snapshot ``version``; ``near_cap`` when one of them is close to its daily cap."""
+
+    read_at: float
+    version: int
+    served: dict[int, int]
+    near_cap: bool
+
+
+def _near_cap(entries: Sequence[CampaignEntry], served: dict[int, int]) -> bool:
+    """Whether a campaign may reach its daily cap soon. One that has reached it is not:
+    a day's counts only grow, so it stays capped."""
+    return any(
+        entry.daily_cap is not None
+        and entry.daily_cap - max(4, entry.daily_cap * NEAR_CAP)
+        <= served.get(entry.id, 0)
+        < entry.daily_cap
+        for entry in entries
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -486,12 +516,22 @@ class Engine:
         self,
         counters: Callable[[], Counters] = get_counters,
         build: Callable[..., Snapshot] = build_snapshot,
+        live_ttl: float | None = None,
     ) -> None:
         self._counters = counters
         self._build = build
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
         self._slow = _Slow()
+        # Per page signature of the current snapshot (``None``: the setting).
+        self._live_ttl = live_ttl
+        self._live: dict[Targeted, _Live] = {}
+
+    @property
+    def live_ttl(self) -> float:
+        if self._live_ttl is not None:
+            return self._live_ttl
+        return float(settings.LITFASS_LIVE_COUNTS_TTL)
 
     def snapshot(self, *, now: dt.datetime, version: int | None = None) -> Snapshot:
         current = self._snapshot
@@ -504,11 +544,13 @@ class Engine:
                     version = self._counters().read([keys.VERSION_KEY])[0]
                 current = self._build(version, now=now)
                 self._snapshot = current
+                self._live = {}
         return current
 
     def forget(self) -> None:
         self._snapshot = None
         self._slow = _Slow()
+        self._live = {}
 
     def decide(
         self,
@@ -520,7 +562,12 @@ class Engine:
         skip_unknown: bool = False,
     ) -> Decision:
         """Fill every slot of ``page``; raises ``UnknownSlots`` for slots nobody set up,
-        or leaves them out with ``skip_unknown``."""
+        or leaves them out with ``skip_unknown``.
+
+        Reads the live counters in one round trip, or none: when the reader's frequency
+        counts are not needed and today's served counts of the page's campaigns were
+        read less than ``live_ttl`` seconds ago (none of them near its daily cap). An
+        explanation always reads them."""
         counters = self._counters()
         snap = self.snapshot(now=now)
         local = now.astimezone(BERLIN)
@@ -548,6 +595,27 @@ class Engine:
             # that costs less than building the lists anew for every page view.
             covered = fresh and targeted in state.covered
             missing = [] if covered else [k for k in targeted.slow_keys if k not in slow]
+            live = self._live.get(targeted)
+            if (
+                live is not None
+                and not missing
+                and not explain
+                and not (page.visitor_key and targeted.frequency_fields)
+                and not live.near_cap
+                and live.version == snap.version
+                and stamp - live.read_at < self.live_ttl
+            ):
+                # Fresh enough, and nothing else to read: no round trip at all.
+                return _fill(
+                    snap,
+                    page,
+                    targeted=targeted,
+                    timed=timed,
+                    counts=Counts(served=live.served, frequency={}, totals=slow),
+                    day_elapsed=day_fraction(now),
+                    rng=rng,
+                    explain=explain,
+                )
             plain, (frequencies,) = counters.read_groups(
                 [keys.VERSION_KEY, *targeted.today_keys, *missing],
                 [(keys.frequency_hash(day, page.visitor_key), targeted.frequency_fields)]
@@ -558,6 +626,12 @@ class Engine:
                 break
             snap = self.snapshot(now=now, version=plain[0])
         served = len(targeted.today) + 1
+        today = dict(zip(targeted.today, plain[1:served], strict=True))
+        if len(self._live) >= TARGETING_MEMO:
+            self._live = {}
+        self._live[targeted] = _Live(
+            stamp, snap.version, today, _near_cap(targeted.today_capped, today)
+        )
         read = dict(zip(missing, plain[served:], strict=True))
         if not fresh:
             # One read of the slow counters serves the next SLOW_TTL seconds.
@@ -570,7 +644,7 @@ class Engine:
             totals = slow
             state.covered.add(targeted)
         counts = Counts(
-            served=dict(zip(targeted.today, plain[1:served], strict=True)),
+            served=today,
             frequency=dict(zip(targeted.frequency_capped, frequencies, strict=True))
             if page.visitor_key
             else {},

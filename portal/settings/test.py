@@ -14,3 +14,6 @@ WHITENOISE_AUTOREFRESH = True
 # A Celery worker started by the tests writes files where the test process reads them.
 if env.str("LITFASS_TEST_MEDIA_ROOT", default=""):
     MEDIA_ROOT = env.path("LITFASS_TEST_MEDIA_ROOT")
+# Tests look at counters right after a page view and decide again at the same moment:
+# read them on every decision. The tests of the live-count cache turn it on themselves.
+LITFASS_LIVE_COUNTS_TTL = 0.0

@@ -1,6 +1,6 @@
 import random
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
@@ -535,16 +535,109 @@ def test_goal_totals_may_be_a_few_seconds_old_but_caps_never(slot):
     assert reason_of(later, "sidebar-top", campaign) == Reason.GOAL_REACHED
 
 
-def test_daily_cap_is_read_fresh_on_every_decision(slot):
-    from datetime import timedelta
+@pytest.fixture
+def sends(monkeypatch) -> list[bytes]:
+    """The decisions' reads of live counters from here on: one per round trip."""
+    sent: list[bytes] = []
+    original = redis.connection.AbstractConnection.send_packed_command
 
-    campaign = CampaignFactory.create(slots=[slot], daily_cap=100, goal_impressions=10**6)
-    assert run(page(slot)).slots["sidebar-top"].campaign is not None
-    get_counters().set({keys.served_today(DAY, campaign.pk): 100})
+    def counted(self, command, *args, **kwargs):
+        packed = b"".join(command) if isinstance(command, list) else command
+        if b"MGET\r\n" in packed:
+            sent.append(packed)
+        return original(self, command, *args, **kwargs)
 
-    capped = decide(page(slot), now=NOW + timedelta(seconds=1), rng=random.Random(1), explain=True)
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
+    return sent
 
-    assert reason_of(capped, "sidebar-top", campaign) == Reason.DAILY_CAP
+
+def cached_engine() -> Engine:
+    return Engine(counters=get_counters, live_ttl=1.0)
+
+
+def at(seconds: float) -> datetime:
+    return NOW + timedelta(seconds=seconds)
+
+
+def test_served_counts_read_a_moment_ago_are_used_without_a_round_trip(slot, sends):
+    campaign = CampaignFactory.create(slots=[slot], daily_cap=1000, goal_impressions=10**6)
+    own = cached_engine()
+    own.decide(page(slot), now=at(0), rng=random.Random(1))
+    read = len(sends)
+    get_counters().set({keys.served_today(DAY, campaign.pk): 1000})
+
+    soon = own.decide(page(slot), now=at(0.5), rng=random.Random(1))
+    later = own.decide(page(slot), now=at(1.5), rng=random.Random(1), explain=True)
+
+    assert len(sends) == read + 1  # only the later one read
+    assert soon.slots["sidebar-top"].campaign is not None  # on the count of a moment ago
+    assert reason_of(later, "sidebar-top", campaign) == Reason.DAILY_CAP
+
+
+def test_a_campaign_near_its_daily_cap_is_read_on_every_decision(slot, sends):
+    campaign = CampaignFactory.create(slots=[slot], daily_cap=1000, goal_impressions=10**6)
+    get_counters().set({keys.served_today(DAY, campaign.pk): 960})  # within 5 %
+    own = cached_engine()
+    assert own.decide(page(slot), now=at(0), rng=random.Random(1)).slots["sidebar-top"].campaign
+    get_counters().set({keys.served_today(DAY, campaign.pk): 1000})
+    read = len(sends)
+
+    capped = own.decide(page(slot), now=at(0.1), rng=random.Random(1))
+
+    assert len(sends) == read + 1
+    assert capped.slots["sidebar-top"].campaign is None
+
+
+def test_a_readers_frequency_counts_are_read_on_every_decision(slot, sends):
+    campaign = CampaignFactory.create(slots=[slot], frequency_cap=2)
+    reader = page(slot, consent=True, visitor_key="reader-a")
+    own = cached_engine()
+    assert own.decide(reader, now=at(0), rng=random.Random(1)).slots["sidebar-top"].campaign
+    get_counters().set({keys.frequency(DAY, "reader-a", campaign.pk): 2})
+    read = len(sends)
+
+    capped = own.decide(reader, now=at(0.1), rng=random.Random(1))
+
+    assert len(sends) == read + 1
+    assert capped.slots["sidebar-top"].campaign is None
+
+
+def test_an_explanation_always_reads_the_counters(slot, sends):
+    CampaignFactory.create(slots=[slot], daily_cap=1000)
+    own = cached_engine()
+    own.decide(page(slot), now=at(0), rng=random.Random(1))
+    read = len(sends)
+
+    own.decide(page(slot), now=at(0.1), rng=random.Random(1), explain=True)
+
+    assert len(sends) == read + 1
+
+
+def test_a_new_snapshot_version_is_seen_once_the_counts_are_read_again(slot):
+    own = cached_engine()
+    own.decide(page(slot), now=at(0), rng=random.Random(1))
+    campaign = CampaignFactory.create(slots=[slot])
+    bump_version()
+
+    soon = own.decide(page(slot), now=at(0.5), rng=random.Random(1))
+    later = own.decide(page(slot), now=at(1.5), rng=random.Random(1))
+
+    assert soon.slots["sidebar-top"].campaign is None  # the snapshot of a moment ago
+    chosen = later.slots["sidebar-top"].campaign
+    assert chosen is not None
+    assert chosen.id == campaign.pk
+
+
+def test_with_no_time_to_live_every_decision_reads(slot, sends):
+    CampaignFactory.create(slots=[slot], daily_cap=1000)
+    own = Engine(counters=get_counters, live_ttl=0.0)
+    own.decide(page(slot), now=at(0), rng=random.Random(1))  # builds the snapshot
+    read = len(sends)
+
+    for n in range(3):
+        own.decide(page(slot), now=at(n * 0.01), rng=random.Random(1))
+
+    assert len(sends) == read + 3
 
 
 def test_start_and_end_are_checked_on_every_decision_not_memoised(slot):
