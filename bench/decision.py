@@ -23,6 +23,7 @@ to Redis and PostgreSQL is removed at the end.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import gc
 import http.client
 import json
@@ -324,7 +325,6 @@ def _weighted(rng: random.Random, options: Sequence[tuple[Any, float]]) -> Any:
 def seed(directory: Path) -> dict[str, Any]:
     """The site: slots, images, advertisers, 1,000 live campaigns and their promotions,
     in bulk; the live counters a day's delivery would have left; renditions come later."""
-    import datetime as dt
     import hashlib
 
     from django.core.files.base import ContentFile
@@ -704,16 +704,25 @@ def time_engine(*, rounds: int, iterations: int) -> dict[str, Any]:
         reads.append((list(plain), [(hash_key, list(fields)) for hash_key, fields in hashes]))
         return read_groups(self, plain, hashes)
 
-    with counting_redis() as calls:
-        RedisCounters.read_groups = recording_read  # type: ignore[method-assign]
-        try:
+    # The engine's clock runs as time does: today's served counts it read are reused for
+    # LITFASS_LIVE_COUNTS_TTL seconds (ads.decision), and no longer.
+    ticking = time.perf_counter()
+
+    def clock() -> Any:
+        return now + dt.timedelta(seconds=time.perf_counter() - ticking)
+
+    RedisCounters.read_groups = recording_read  # type: ignore[method-assign]
+    try:
+        for context in contexts:  # every page once: what a running site has read already
+            decide(context, now=clock(), rng=rng)
+        with counting_redis() as calls:
             sample = len(contexts) * 4
             for n in range(sample):
-                decision = decide(contexts[n % len(contexts)], now=now, rng=rng)
+                decision = decide(contexts[n % len(contexts)], now=clock(), rng=rng)
                 for decided in decision.slots.values():
                     fills["campaign" if decided.campaign else decided.fallback or "empty"] += 1
-        finally:
-            RedisCounters.read_groups = read_groups  # type: ignore[method-assign]
+    finally:
+        RedisCounters.read_groups = read_groups  # type: ignore[method-assign]
     round_trips = calls.round_trips / sample
     counters = RedisCounters(client)
     values: dict[str, int] = {}
@@ -726,13 +735,13 @@ def time_engine(*, rounds: int, iterations: int) -> dict[str, Any]:
     values[keys.VERSION_KEY] = version
     memory = MemoryCounters(values)
     in_memory = Engine(counters=lambda: memory)
-    in_memory.decide(contexts[0], now=now, rng=rng)
+    in_memory.decide(contexts[0], now=clock(), rng=rng)
 
     def run_redis(n: int) -> None:
-        decide(contexts[n % len(contexts)], now=now, rng=rng)
+        decide(contexts[n % len(contexts)], now=clock(), rng=rng)
 
     def run_memory(n: int) -> None:
-        in_memory.decide(contexts[n % len(contexts)], now=now, rng=rng)
+        in_memory.decide(contexts[n % len(contexts)], now=clock(), rng=rng)
 
     def run_read(n: int) -> None:
         counters.read_groups(*reads[n % len(reads)])
@@ -763,6 +772,7 @@ def time_engine(*, rounds: int, iterations: int) -> dict[str, Any]:
         "fills": fills,
         "sample": sample,
         "snapshot_ms": snapshot_ms,
+        "live_ttl": engine.live_ttl,
         "version": version,
         "redis_py": f"redis-py {redis.__version__}, "
         + ("hiredis parser" if HIREDIS_AVAILABLE else "pure-Python parser (no hiredis)"),
@@ -1082,8 +1092,12 @@ def report(r: Results) -> str:
         f"interleaved in every round, over the same {PAGES} pages as the HTTP load; median "
         f"over rounds. The snapshot was built before (first decision: "
         f"{e['snapshot_ms']:.0f} ms); a page's 4 slots have {e['considered']:.0f} distinct "
-        f"campaigns booked, and a decision reads {e['keys']:.1f} counter keys (`MGET`) "
-        f"and {e['fields']:.1f} fields of the reader's frequency hash (`HMGET`), pipelined.",
+        f"campaigns booked, and a decision that reads its counters reads {e['keys']:.1f} "
+        f"keys (`MGET`) and {e['fields']:.1f} fields of the reader's frequency hash "
+        f"(`HMGET`), pipelined. It reads them when the reader's frequency counts are needed "
+        f"(consent) or when its page's served counts are older than "
+        f"`LITFASS_LIVE_COUNTS_TTL` ({e['live_ttl']:g} s; the clock runs as time does); "
+        f"else it reads nothing.",
         f"Round trips: counted where commands leave the process, on the connection "
         f"({e['redis_py']}), over {e['sample']} decisions ({calls} per decision). "
         f"Slots filled by a campaign: "
