@@ -129,6 +129,8 @@ class Creative:
     # Its counters for Thompson sampling (only read for optimised rotation).
     served_key: str = ""
     clicks_key: str = ""
+    # ``promotion.pk``, without the model's property on every page view.
+    promotion_id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +177,7 @@ class CampaignEntry:
                 link.weight,
                 served_key=keys.promotion_served(link.promotion.pk),
                 clicks_key=keys.promotion_clicks(link.promotion.pk),
+                promotion_id=link.promotion.pk,
             )
             for link in campaign.campaign_promotions.all()
             if link.promotion.is_approved
@@ -813,7 +816,7 @@ def _creative(
     free = [
         c
         for c in entry.creatives
-        if slot.allows_repeats or c.promotion.pk not in on_page.promotions
+        if slot.allows_repeats or c.promotion_id not in on_page.promotions
     ]
     if not free:
         return None

@@ -54,7 +54,7 @@ def visitor_key_for(request: HttpRequest, *, consented: bool, day: dt.date) -> s
     if not consented:
         return None
     return visitor_key(
-        request.META.get("REMOTE_ADDR", ""), request.headers.get("User-Agent", ""), day=day
+        request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_USER_AGENT", ""), day=day
     )
 
 
