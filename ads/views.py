@@ -166,10 +166,11 @@ def decisions(request: HttpRequest) -> HttpResponse:
         for key in decision.slots
     )
     # The slots come encoded from the snapshot (``slot_json``); only the nonces are new.
-    answer = HttpResponse(f'{{"slots":[{slots}]}}', content_type="application/json")
+    body = f'{{"slots":[{slots}]}}'.encode()
+    answer = HttpResponse(body, content_type="application/json")
     # CommonMiddleware would set it, but this view is answered above it
     # (``DecisionMiddleware``); without it gunicorn sends the body chunked.
-    answer["Content-Length"] = str(len(answer.content))
+    answer["Content-Length"] = str(len(body))
     return answer
 
 
