@@ -6,11 +6,14 @@ standard > house) decide first; within a tier a weighted lottery, the weight sca
 even pacing; the slot's own fallback fills what is left.
 
 The hot path reads an immutable in-process snapshot of the deliverable campaigns and
-the live counters it needs in one round trip (an ``MGET`` of the snapshot version and
-today's served counts, an ``HMGET`` of the reader's frequency counts): no SQL after
-warm-up. The snapshot is rebuilt when the version in the counter store changes; every
-relevant save and the rotation task bump it. Clock and random generator are parameters,
-so tests are deterministic.
+the live counters it needs in at most one round trip (an ``MGET`` of the snapshot
+version and today's served counts, an ``HMGET`` of the reader's frequency counts): no
+SQL after warm-up. Today's served counts of a page's campaigns read less than
+``LITFASS_LIVE_COUNTS_TTL`` seconds ago are used again, unless one of them is near its
+daily cap; the reader's frequency counts are read whenever they matter. The snapshot is
+rebuilt when the version in the counter store changes; every relevant save and the
+rotation task bump it. Clock and random generator are parameters, so tests are
+deterministic.
 """
 
 from __future__ import annotations

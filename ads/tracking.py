@@ -233,8 +233,9 @@ return {'', d}
 """
 
 
-# One round trip for a page view's filled slots: each slot's nonce (its facts, two hours
-# to live) and served event, then the live counters (a day's counters expire).
+# One script for a page view's filled slots: each slot's nonce (its facts, two hours to
+# live) and served event, then the live counters (a day's counters expire). Sent without
+# waiting for its answer (``RedisEventStore.served``).
 _SERVED = """
 local nonce_ttl, day_ttl, day_prefix = ARGV[1], ARGV[2], ARGV[3]
 local visitor, reason, ts = ARGV[4], ARGV[5], ARGV[6]
