@@ -15,6 +15,7 @@ closed the connection only when it has been idle.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
@@ -31,7 +32,7 @@ import hiredis
 import redis
 from redis._parsers import _HiredisParser
 from redis.connection import AbstractConnection
-from redis.exceptions import ConnectionError, NoScriptError, TimeoutError
+from redis.exceptions import ConnectionError, NoScriptError, ResponseError, TimeoutError
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +142,9 @@ class _Line:
     def send_owing(self, script: Script, packed: bytes) -> None:
         """Send a script call whose answer is read later (``exchange``, ``settle``)."""
         if len(self.owed) >= MAX_OWED:
-            self.settle()
+            # A failure is logged; this call then goes on a fresh connection.
+            with contextlib.suppress(ConnectionError, TimeoutError):
+                self.settle()
         try:
             self.send(packed)
         except _Unsent:
@@ -169,8 +172,11 @@ class _Line:
             if isinstance(error, NoScriptError):
                 # Nothing ran: Redis forgot the script (a SCRIPT FLUSH). Load it, and
                 # run the call now, waiting for it this time.
-                script.load()
-                self.exchange(packed, 1)
+                try:
+                    script.load()
+                    self.exchange(packed, 1)
+                except (ResponseError, ConnectionError, TimeoutError) as again:
+                    logger.error("A script sent without waiting failed: %s", again)
             else:
                 logger.error("A script sent without waiting failed: %s", error)
 

@@ -286,3 +286,32 @@ def test_answers_owed_on_a_connection_that_breaks_are_logged(caplog):
     # The PING fails (the connection is gone) and goes again; the owed answer is lost.
     assert wire.round_trip(client, wire.pack("PING"), 1, idempotent=True) == [b"PONG"]
     assert "sent without waiting lost their connection" in caplog.text
+
+
+def test_a_thread_that_only_sends_reads_the_answers_now_and_then():
+    client = redis_client()
+    client.delete(KEY)
+    script = wire.Script(client, "return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    script([KEY], [0])
+
+    for _n in range(wire.MAX_OWED + 5):
+        script.send([KEY], [1])
+        assert len(wire.line_for(client).owed) <= wire.MAX_OWED
+
+    wire.settle(client)
+    assert client.get(KEY) == str(wire.MAX_OWED + 5).encode()
+
+
+def test_a_forgotten_script_that_fails_when_run_again_is_logged_and_the_next_command_works(
+    caplog,
+):
+    client = redis_client()
+    script = wire.Script(client, "return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    script([KEY + ":n"], [1])
+    client.set(KEY, "not a number")
+    client.script_flush()
+
+    script.send([KEY], [1])  # NOSCRIPT, then loaded and run: INCRBY of a string fails
+
+    assert wire.round_trip(client, wire.pack("PING"), 1, idempotent=True) == [b"PONG"]
+    assert "A script sent without waiting failed" in caplog.text
