@@ -272,7 +272,9 @@ return 0
 class RedisEventStore:
     def __init__(self) -> None:
         self.client = redis_client()
-        self._track = self.client.register_script(_TRACK)
+        # On the thread's own connection, like the served script: Redis runs what one
+        # connection sends in order, so a view sees the nonce its thread recorded.
+        self._track = wire.Script(self.client, _TRACK)
         self._served = wire.Script(self.client, _SERVED)
 
     def served(
@@ -313,8 +315,8 @@ class RedisEventStore:
 
     def track(self, event: str, nonce: str, *, now: dt.datetime, refuse: str, rate: str) -> Outcome:
         reason, destination = self._track(
-            keys=[nonce_key(nonce), STREAM, rate],
-            args=[
+            [nonce_key(nonce), STREAM, rate],
+            [
                 event,
                 int(now.timestamp()),
                 refuse,

@@ -122,6 +122,21 @@ def test_served_slot_gets_a_nonce_with_its_facts(served):
     assert 7100 < redis_client().ttl(nonce_key(nonce)) <= 7200
 
 
+def test_a_view_right_after_its_page_view_on_the_same_thread_counts():
+    # The served script goes without waiting for its answer; a view sent right after on
+    # the same thread must still find the nonce (one connection: Redis keeps the order).
+    slot = SlotFactory.create(key="sidebar-top")
+    campaign = CampaignFactory.create(slots=[slot])
+    page = PageContext(slot_keys=("sidebar-top",))
+    outcomes = []
+    for seed in range(50):
+        nonce = record_served(decide(page, now=NOW, rng=random.Random(seed)), now=NOW)
+        outcomes.append(track(VIEW, nonce["sidebar-top"]).reason)
+
+    assert outcomes == [""] * 50
+    assert totals(campaign) == {"served": 50, "views": 50, "clicks": 0}
+
+
 def test_view_counts_once_per_nonce(served):
     campaign, _promotion, nonce = served
 
