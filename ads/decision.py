@@ -602,15 +602,15 @@ class Engine:
             covered = fresh and targeted in state.covered
             missing = [] if covered else [k for k in targeted.slow_keys if k not in slow]
             live = self._live.get(targeted)
-            if (
+            reuse = (
                 live is not None
-                and not missing
                 and not explain
-                and not (page.visitor_key and targeted.frequency_fields)
                 and not live.near_cap
                 and live.version == snap.version
                 and stamp - live.read_at < self.live_ttl
-            ):
+            )
+            if reuse and not missing and not (page.visitor_key and targeted.frequency_fields):
+                assert live is not None  # noqa: S101  (``reuse`` says so)
                 # Fresh enough, and nothing else to read: no round trip at all.
                 return _fill(
                     snap,
@@ -622,8 +622,10 @@ class Engine:
                     rng=rng,
                     explain=explain,
                 )
+            # Served counts fresh enough are not read again with the reader's counts.
+            today_keys = () if reuse else targeted.today_keys
             plain, (frequencies,) = counters.read_groups(
-                [keys.VERSION_KEY, *targeted.today_keys, *missing],
+                [keys.VERSION_KEY, *today_keys, *missing],
                 [(keys.frequency_hash(day, page.visitor_key), targeted.frequency_fields)]
                 if page.visitor_key
                 else [("", ())],
@@ -631,13 +633,17 @@ class Engine:
             if plain[0] == snap.version:
                 break
             snap = self.snapshot(now=now, version=plain[0])
-        served = len(targeted.today) + 1
-        today = dict(zip(targeted.today, plain[1:served], strict=True))
-        if len(self._live) >= TARGETING_MEMO:
-            self._live = {}
-        self._live[targeted] = _Live(
-            stamp, snap.version, today, _near_cap(targeted.today_capped, today)
-        )
+        served = len(today_keys) + 1
+        if reuse:
+            assert live is not None  # noqa: S101
+            today = live.served
+        else:
+            today = dict(zip(targeted.today, plain[1:served], strict=True))
+            if len(self._live) >= TARGETING_MEMO:
+                self._live = {}
+            self._live[targeted] = _Live(
+                stamp, snap.version, today, _near_cap(targeted.today_capped, today)
+            )
         read = dict(zip(missing, plain[served:], strict=True))
         if not fresh:
             # One read of the slow counters serves the next SLOW_TTL seconds.

@@ -242,10 +242,11 @@ local visitor, reason, ts = ARGV[4], ARGV[5], ARGV[6]
 local i = 8
 for _ = 1, tonumber(ARGV[7]) do
   local key = ARGV[i]
-  redis.call('HSET', key, 'c', ARGV[i + 1], 'p', ARGV[i + 2], 's', ARGV[i + 3],
-             'd', ARGV[i + 4], 't', ts)
-  if visitor ~= '' then redis.call('HSET', key, 'v', visitor) end
-  if reason ~= '' then redis.call('HSET', key, 'x', reason) end
+  local facts = {'c', ARGV[i + 1], 'p', ARGV[i + 2], 's', ARGV[i + 3], 'd', ARGV[i + 4],
+                 't', ts}
+  if visitor ~= '' then facts[#facts + 1] = 'v'; facts[#facts + 1] = visitor end
+  if reason ~= '' then facts[#facts + 1] = 'x'; facts[#facts + 1] = reason end
+  redis.call('HSET', key, unpack(facts))
   redis.call('EXPIRE', key, nonce_ttl)
   redis.call('XADD', KEYS[1], '*', 'e', ARGV[i + 5])
   i = i + 6

@@ -123,17 +123,21 @@ class _Line:
             raise _Unsent(f"Error while writing to Redis: {error}") from error
 
     def exchange(self, packed: bytes, replies: int) -> list[Any]:
-        """Send ``packed`` and read its ``replies`` answers (after those still owed)."""
+        """Send ``packed`` and read its ``replies`` answers.
+
+        The answers still owed are read first (they are there by now, so this does not
+        wait): a script Redis forgot then runs again before ``packed`` is sent, so what
+        follows always sees what went before."""
+        if self.owed:
+            # A failure is logged and closes the connection: ours goes on a fresh one.
+            with contextlib.suppress(ConnectionError, TimeoutError):
+                self.settle()
         self.send(packed)
-        owed, self.owed = self.owed, []
         try:
-            answers = self._read(len(owed) + replies)
+            answers = self._read(replies)
         except (OSError, ConnectionError, TimeoutError) as error:
-            _unanswered(owed)
             self.close()
             raise _failure(error, "Error while reading from Redis") from error
-        self._settle(owed, answers[: len(owed)])
-        answers = answers[len(owed) :]
         refused = next((a for a in answers if isinstance(a, hiredis.ReplyError)), None)
         if refused is not None:
             raise _RESP.parse_error(str(refused))
