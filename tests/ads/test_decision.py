@@ -602,6 +602,21 @@ def test_a_readers_frequency_counts_are_read_on_every_decision(slot, sends):
     assert capped.slots["sidebar-top"].campaign is None
 
 
+def test_a_readers_counts_are_read_without_served_counts_read_a_moment_ago(slot, sends):
+    CampaignFactory.create(slots=[slot], frequency_cap=5, daily_cap=1000)
+    reader = page(slot, consent=True, visitor_key="reader-a")
+    own = cached_engine()
+    own.decide(reader, now=at(0), rng=random.Random(1))
+    own.decide(reader, now=at(0.1), rng=random.Random(1))
+    own.decide(reader, now=at(1.5), rng=random.Random(1))
+
+    first, second, third = sends[-3:]
+    assert b":served:" in first
+    assert b":served:" not in second  # only the version and the reader's hash
+    assert b"HMGET" in second
+    assert b":served:" in third  # a second later: read again
+
+
 def test_an_explanation_always_reads_the_counters(slot, sends):
     CampaignFactory.create(slots=[slot], daily_cap=1000)
     own = cached_engine()
