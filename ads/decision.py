@@ -41,9 +41,12 @@ BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 # Goal totals and click rates may be this old (seconds).
 SLOW_TTL = 5.0
 # Today's served counts (caps, pacing) and the snapshot version may be this old
-# (``LITFASS_LIVE_COUNTS_TTL`` seconds), except for campaigns this close to their daily
-# cap (a share of the cap, at least one page's worth): those are read on every decision.
+# (``LITFASS_LIVE_COUNTS_TTL`` seconds), except on pages with a campaign this close to
+# its daily cap (a share of the cap, and at least ``NEAR_CAP_MIN`` page views): those are
+# read on every decision. A cap can thus be overshot only when the site serves a
+# campaign more than that often within the TTL.
 NEAR_CAP = 0.05
+NEAR_CAP_MIN = 20
 TARGETING_MEMO = 4096
 # Even pacing never silences a campaign completely nor lets one drown the others.
 MIN_PACE, MAX_PACE = 0.05, 20.0
@@ -384,7 +387,7 @@ def _near_cap(entries: Sequence[CampaignEntry], served: dict[int, int]) -> bool:
     a day's counts only grow, so it stays capped."""
     return any(
         entry.daily_cap is not None
-        and entry.daily_cap - max(4, entry.daily_cap * NEAR_CAP)
+        and entry.daily_cap - max(NEAR_CAP_MIN, entry.daily_cap * NEAR_CAP)
         <= served.get(entry.id, 0)
         < entry.daily_cap
         for entry in entries
@@ -581,7 +584,7 @@ class Engine:
         stamp = now.timestamp()
         # Replaced, never changed in place but for ``covered``: threads may share it.
         state = self._slow
-        fresh = stamp - state.read_at < SLOW_TTL
+        fresh = 0 <= stamp - state.read_at < SLOW_TTL
         slow = state.values if fresh else {}
         for _attempt in range(2):
             unknown = [key for key in page.slot_keys if key not in snap.slots]
@@ -607,7 +610,8 @@ class Engine:
                 and not explain
                 and not live.near_cap
                 and live.version == snap.version
-                and stamp - live.read_at < self.live_ttl
+                # (Never on counts "read" later than now: a clock set back.)
+                and 0 <= stamp - live.read_at < self.live_ttl
             )
             if reuse and not missing and not (page.visitor_key and targeted.frequency_fields):
                 assert live is not None  # noqa: S101  (``reuse`` says so)
@@ -639,11 +643,12 @@ class Engine:
             today = live.served
         else:
             today = dict(zip(targeted.today, plain[1:served], strict=True))
-            if len(self._live) >= TARGETING_MEMO:
-                self._live = {}
-            self._live[targeted] = _Live(
-                stamp, snap.version, today, _near_cap(targeted.today_capped, today)
-            )
+            if not explain:  # an explanation may ask about another moment of the hour
+                if len(self._live) >= TARGETING_MEMO:
+                    self._live = {}
+                self._live[targeted] = _Live(
+                    stamp, snap.version, today, _near_cap(targeted.today_capped, today)
+                )
         read = dict(zip(missing, plain[served:], strict=True))
         if not fresh:
             # One read of the slow counters serves the next SLOW_TTL seconds.

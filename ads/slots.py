@@ -154,4 +154,4 @@ def slot_json(
         encoded = json.dumps({**fields, "html": html}, separators=(",", ":"))
         # Kept split where the nonce goes: joining is cheaper than searching ~2 KB.
         parts = decision.snapshot.rendered[memo_key] = tuple(encoded.split(PLACEHOLDER))
-    return (nonce or "").join(parts) if tracked else parts[0]
+    return (nonce if tracked and nonce else PLACEHOLDER).join(parts)

@@ -434,7 +434,8 @@ def _current_store() -> EventStore:
 
 
 def record_served(decision: Decision, *, now: dt.datetime, refuse: str = "") -> dict[str, str]:
-    """Give each filled slot a nonce and record it as served, in one round trip.
+    """Give each filled slot a nonce and record it as served, in one script call (sent
+    without waiting for its answer with Redis; see ``RedisEventStore.served``).
 
     ``refuse`` (preview, staff, bot, no user agent) records the slots as refused instead:
     they get nonces, so their views and clicks are refused with the same reason.

@@ -15,6 +15,7 @@ closed the connection only when it has been idle.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import hashlib
@@ -68,33 +69,43 @@ class _Line:
     def __init__(self, connection: AbstractConnection) -> None:
         self.connection = connection
         self.sock: socket.socket | None = None
-        self.reader = hiredis.Reader()
+        self.reader = _reader()
         self.buffer = bytearray(64 * 1024)
+        # When this connection last sent or read: one idle longer is checked before use.
         self.used_at = float("-inf")
         # Scripts sent without waiting for their answers (``Script.send``), oldest first:
-        # their answers are read before anything else on this connection.
+        # their answers are read before anything else goes on this connection.
         self.owed: list[tuple[Script, bytes]] = []
+        # The scripts loaded on this connection's Redis (a restart forgets them).
+        self.scripts: set[str] = set()
 
-    def ready(self) -> None:
-        if (
-            self.sock is not None
-            and not self.owed  # answers are due: the socket is not idle, nor quiet
-            and time.monotonic() - self.used_at > IDLE_CHECK
-            and self._closed()
-        ):
+    def _open(self) -> None:
+        self.connection.connect()
+        sock = cast(socket.socket, self.connection._sock)
+        timeout = self.connection.socket_timeout
+        # TLS keeps Python's timeout: an SSL read would retry a kernel timeout forever.
+        if timeout and not isinstance(sock, ssl.SSLSocket):
+            sock.settimeout(None)
+            seconds, fraction = divmod(float(timeout), 1.0)
+            value = struct.pack("ll", int(seconds), int(fraction * 1e6))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
+        self.sock = sock
+        self.reader = _reader()
+        self.scripts = set()
+
+    def _prepare(self) -> None:
+        """Before a command goes out: read what is owed, make sure the connection is
+        open (checked when it was idle), and the scripts still loaded."""
+        idle = time.monotonic() - self.used_at > IDLE_CHECK
+        if self.owed:
+            # A failure is logged and closes the connection: ours goes on a fresh one.
+            with contextlib.suppress(ConnectionError, TimeoutError):
+                self.settle()
+        if self.sock is not None and idle and self._closed():
             self.close()
         if self.sock is None:
-            self.connection.connect()
-            sock = cast(socket.socket, self.connection._sock)
-            timeout = self.connection.socket_timeout
-            sock.settimeout(None)
-            if timeout:
-                seconds, fraction = divmod(float(timeout), 1.0)
-                value = struct.pack("ll", int(seconds), int(fraction * 1e6))
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
-            self.sock = sock
-            self.reader = hiredis.Reader()
+            self._open()
 
     def _closed(self) -> bool:
         """Whether Redis closed the connection (or sent what nobody asked for)."""
@@ -112,8 +123,7 @@ class _Line:
             return True
         return True  # end of file, or bytes no command asked for
 
-    def send(self, packed: bytes) -> None:
-        self.ready()
+    def _send(self, packed: bytes) -> None:
         try:
             # redis-py's send is a ``sendall`` on the socket (where ``bench.counting``
             # and the tests count round trips); its health check would be a PING.
@@ -121,23 +131,17 @@ class _Line:
         except (OSError, ConnectionError, TimeoutError) as error:
             self.close()
             raise _Unsent(f"Error while writing to Redis: {error}") from error
+        self.used_at = time.monotonic()
 
     def exchange(self, packed: bytes, replies: int) -> list[Any]:
         """Send ``packed`` and read its ``replies`` answers.
 
-        The answers still owed are read first (they are there by now, so this does not
-        wait): a script Redis forgot then runs again before ``packed`` is sent, so what
-        follows always sees what went before."""
-        if self.owed:
-            # A failure is logged and closes the connection: ours goes on a fresh one.
-            with contextlib.suppress(ConnectionError, TimeoutError):
-                self.settle()
-        self.send(packed)
-        try:
-            answers = self._read(replies)
-        except (OSError, ConnectionError, TimeoutError) as error:
-            self.close()
-            raise _failure(error, "Error while reading from Redis") from error
+        The answers still owed are read first (they are there by now, so this rarely
+        waits): a script Redis forgot then runs again before ``packed`` is sent, so
+        what follows always sees what went before."""
+        self._prepare()
+        self._send(packed)
+        answers = self._answers(replies)
         refused = next((a for a in answers if isinstance(a, hiredis.ReplyError)), None)
         if refused is not None:
             raise _RESP.parse_error(str(refused))
@@ -146,14 +150,23 @@ class _Line:
     def send_owing(self, script: Script, packed: bytes) -> None:
         """Send a script call whose answer is read later (``exchange``, ``settle``)."""
         if len(self.owed) >= MAX_OWED:
-            # A failure is logged; this call then goes on a fresh connection.
             with contextlib.suppress(ConnectionError, TimeoutError):
                 self.settle()
-        try:
-            self.send(packed)
-        except _Unsent:
-            self.send(packed)  # nothing of it ran: once more, on a fresh connection
-        self.owed.append((script, packed))
+        for attempt in (1, 2):
+            self._prepare()
+            try:
+                if script.sha not in self.scripts:
+                    # Loaded first, waiting, on every new connection: a call whose
+                    # answer comes later must not find the script missing.
+                    self.exchange(pack("SCRIPT", "LOAD", script.source), 1)
+                    self.scripts.add(script.sha)
+                self._send(packed)
+            except _Unsent:
+                if attempt == 2:
+                    raise
+                continue  # nothing of it ran: once more, on a fresh connection
+            self.owed.append((script, packed))
+            return
 
     def settle(self) -> None:
         """Read the answers still owed."""
@@ -161,14 +174,14 @@ class _Line:
         if not owed:
             return
         try:
-            answers = self._read(len(owed))
-        except (OSError, ConnectionError, TimeoutError) as error:
+            answers = self._answers(len(owed))
+        except (ConnectionError, TimeoutError):
             _unanswered(owed)
-            self.close()
-            raise _failure(error, "Error while reading from Redis") from error
+            raise
         self._settle(owed, answers)
 
     def _settle(self, owed: list[tuple[Script, bytes]], answers: list[Any]) -> None:
+        loaded: set[str] = set()
         for (script, packed), answer in zip(owed, answers, strict=True):
             if not isinstance(answer, hiredis.ReplyError):
                 continue
@@ -176,23 +189,36 @@ class _Line:
             if isinstance(error, NoScriptError):
                 # Nothing ran: Redis forgot the script (a SCRIPT FLUSH). Load it, and
                 # run the call now, waiting for it this time.
+                self.scripts.discard(script.sha)
                 try:
-                    script.load()
+                    if script.sha not in loaded:
+                        self.exchange(pack("SCRIPT", "LOAD", script.source), 1)
+                        loaded.add(script.sha)
+                        self.scripts.add(script.sha)
                     self.exchange(packed, 1)
                 except (ResponseError, ConnectionError, TimeoutError) as again:
                     logger.error("A script sent without waiting failed: %s", again)
             else:
                 logger.error("A script sent without waiting failed: %s", error)
 
+    def _answers(self, replies: int) -> list[Any]:
+        """Read ``replies`` answers; a broken connection is closed (and raises)."""
+        try:
+            return self._read(replies)
+        except (OSError, ConnectionError, TimeoutError, hiredis.ProtocolError) as error:
+            self.close()
+            raise _failure(error, "Error while reading from Redis") from error
+
     def _read(self, replies: int) -> list[Any]:
         answers: list[Any] = []
         reader = self.reader
         while len(answers) < replies:
             answer = reader.gets()
-            if answer is False:
+            if answer is _MORE:
                 self._receive()
-                continue
-            answers.append(answer)
+            elif not isinstance(answer, hiredis.PushNotification):
+                # (Pushes, RESP3's out-of-band messages, answer no command.)
+                answers.append(answer)
         self.used_at = time.monotonic()
         return answers
 
@@ -207,7 +233,17 @@ class _Line:
         owed, self.owed = self.owed, []
         _unanswered(owed)
         self.sock = None
+        self.scripts = set()
         self.connection.disconnect()
+
+
+# What hiredis's reader returns while an answer is incomplete: not ``False``, which a
+# script may answer (RESP3).
+_MORE = object()
+
+
+def _reader() -> hiredis.Reader:
+    return hiredis.Reader(notEnoughData=_MORE)
 
 
 def _unanswered(owed: list[tuple[Script, bytes]]) -> None:
@@ -231,6 +267,8 @@ class _Unsent(ConnectionError):
 def _failure(error: Exception, what: str) -> ConnectionError | TimeoutError:
     if isinstance(error, ConnectionError | TimeoutError):
         return error
+    if isinstance(error, hiredis.ProtocolError):
+        return ConnectionError(f"{what}: {error}")
     if isinstance(error, BlockingIOError | socket.timeout):  # the kernel's timeout ran out
         return TimeoutError(f"{what}: timed out")
     return ConnectionError(f"{what}: {error}")
@@ -303,18 +341,29 @@ class Script:
 
     def send(self, keys: Sequence[str], args: Sequence[str | bytes | int]) -> None:
         """Call the script without waiting for its answer: the thread's next command on
-        this connection reads it first (``settle`` reads it now). Redis runs a
-        connection's commands in order, so what this thread does next sees the script's
-        effect; other connections see it as soon as Redis has read it, which is long
-        before a reader can look at a page. A script Redis forgot is loaded and run
-        again when the answer says so; an error is logged."""
+        this connection reads it first (``settle`` reads it now). The script is loaded
+        on every new connection before a call goes out. Redis runs a connection's
+        commands in order, so what this thread does next sees the script's effect;
+        other connections see it as soon as Redis has read it, long before a reader can
+        look at a page. A script Redis forgot meanwhile (a ``SCRIPT FLUSH``) is loaded
+        and run again before the thread's next command; an error is logged."""
         line_for(self.client).send_owing(self, self._packed(keys, args))
 
     def load(self) -> None:
-        self.client.script_load(self.source)
+        round_trip(self.client, pack("SCRIPT", "LOAD", self.source), 1, idempotent=True)
 
     def _packed(self, keys: Sequence[str], args: Sequence[str | bytes | int]) -> bytes:
         return pack("EVALSHA", self.sha, len(keys), *keys, *args)
+
+
+def _settle_at_exit() -> None:
+    """A process that ends reads what it is owed, so a failure is at least logged."""
+    for line in list(_held.lines.values()):
+        with contextlib.suppress(ConnectionError, TimeoutError):
+            line.settle()
+
+
+atexit.register(_settle_at_exit)
 
 
 def settle(client: redis.Redis) -> None:

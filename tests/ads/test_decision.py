@@ -628,6 +628,20 @@ def test_an_explanation_always_reads_the_counters(slot, sends):
     assert len(sends) == read + 1
 
 
+def test_an_explanation_of_a_later_moment_does_not_keep_decisions_from_reading(slot):
+    campaign = CampaignFactory.create(slots=[slot], daily_cap=1000)
+    own = cached_engine()
+    own.decide(page(slot), now=at(0), rng=random.Random(1))
+    # An editor asks about half an hour later (the same Berlin hour, the same page)...
+    own.decide(page(slot), now=at(1800), rng=random.Random(1), explain=True)
+    # ...and then the campaign reaches its cap.
+    get_counters().set({keys.served_today(DAY, campaign.pk): 1000})
+
+    later = own.decide(page(slot), now=at(1.5), rng=random.Random(1))
+
+    assert later.slots["sidebar-top"].campaign is None  # read again: capped
+
+
 def test_a_new_snapshot_version_is_seen_once_the_counts_are_read_again(slot):
     own = cached_engine()
     own.decide(page(slot), now=at(0), rng=random.Random(1))

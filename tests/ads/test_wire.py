@@ -315,3 +315,55 @@ def test_a_forgotten_script_that_fails_when_run_again_is_logged_and_the_next_com
 
     assert wire.round_trip(client, wire.pack("PING"), 1, idempotent=True) == [b"PONG"]
     assert "A script sent without waiting failed" in caplog.text
+
+
+def _kill(client_id: int) -> None:
+    """Close one connection from Redis's side, from a client of its own."""
+    other = redis.Redis.from_url(str(settings.REDIS_URL))
+    try:
+        assert other.client_kill_filter(_id=str(client_id)) == 1
+    finally:
+        other.close()
+
+
+def test_a_write_on_an_idle_connection_that_owes_answers_and_was_closed_goes_on_a_fresh_one():
+    client = redis_client()
+    client.delete(KEY)
+    script = wire.Script(client, "return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    line_id = _line_id(client)
+    script.send([KEY], [1])  # owed
+    _kill(line_id)
+    idle()
+
+    # Not idempotent, so a failed read would raise: the closed connection is noticed
+    # (after the owed answer is read) and the INCR goes on a fresh one.
+    assert wire.round_trip(client, wire.pack("INCR", KEY), 1, idempotent=False) == [2]
+
+
+def test_a_script_sent_without_waiting_is_loaded_first_on_a_new_connection():
+    client = redis_client()
+    client.delete(KEY)
+    script = wire.Script(client, "return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    script([KEY], [1])
+    client.script_flush()  # as a restarted Redis: no scripts...
+    _kill(_line_id(client))  # ...and no connections
+    idle()
+    other = redis.Redis.from_url(str(settings.REDIS_URL))
+    try:
+        script.send([KEY], [2])
+
+        # It ran when sent, not only once the thread's next command found it forgotten.
+        deadline = time.monotonic() + 1.0
+        while other.get(KEY) != b"3" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert other.get(KEY) == b"3"
+    finally:
+        other.close()
+
+
+def test_a_script_answering_false_is_read_not_waited_for():
+    client = redis_client()
+    started = time.monotonic()
+
+    assert wire.Script(client, "return false")([], []) in (False, None)  # RESP3 / RESP2
+    assert time.monotonic() - started < 1.0
