@@ -849,25 +849,6 @@ def _creative(
     return free[rng.randrange(len(free))].promotion
 
 
-def served_increments(decision: Decision, *, day: dt.date) -> dict[str, int]:
-    """The live counters one page view adds to: served per campaign, promotion, visitor."""
-    increments: dict[str, int] = {}
-    for slot_decision in decision.filled():
-        assert slot_decision.campaign is not None  # noqa: S101  (filled() guarantees it)
-        assert slot_decision.promotion is not None  # noqa: S101
-        campaign_id = slot_decision.campaign.id
-        for key in (
-            keys.served_today(day, campaign_id),
-            keys.served_total(campaign_id),
-            keys.promotion_served(slot_decision.promotion.pk),
-        ):
-            increments[key] = increments.get(key, 0) + 1
-        if decision.page.visitor_key:
-            key = keys.frequency(day, decision.page.visitor_key, campaign_id)
-            increments[key] = increments.get(key, 0) + 1
-    return increments
-
-
 def berlin_day(now: dt.datetime) -> dt.date:
     return now.astimezone(BERLIN).date()
 

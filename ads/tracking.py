@@ -31,7 +31,7 @@ from django.utils import timezone
 from . import counters as keys
 from . import wire
 from .counters import DAY_TTL, DatabaseCounters, redis_client
-from .decision import Decision, berlin_day, served_increments
+from .decision import Decision, berlin_day
 from .devices import is_bot
 from .models import FilterReason, Nonce
 from .visitors import sender_digest
@@ -179,16 +179,28 @@ class Served:
     destination: str
 
 
+def served_increments(items: list[Served], *, visitor: str, day: dt.date) -> dict[str, int]:
+    """The live counters a page view adds to: served per campaign today and in all,
+    per promotion, and (with consent) per reader today. The served script does the same
+    in Redis."""
+    increments: dict[str, int] = {}
+    for item in items:
+        names = [
+            keys.served_today(day, item.campaign),
+            keys.served_total(item.campaign),
+            keys.promotion_served(item.promotion),
+        ]
+        if visitor:
+            names.append(keys.frequency(day, visitor, item.campaign))
+        for name in names:
+            increments[name] = increments.get(name, 0) + 1
+    return increments
+
+
 class EventStore(Protocol):
-    def served(
-        self,
-        items: list[Served],
-        *,
-        now: dt.datetime,
-        visitor: str,
-        reason: str,
-        increments: dict[str, int],
-    ) -> None: ...
+    def served(self, items: list[Served], *, now: dt.datetime, visitor: str, reason: str) -> None:
+        """Record ``items`` as served (or refused with ``reason``), with their nonces,
+        and add them to the live counters unless refused."""
 
     def track(
         self, event: str, nonce: str, *, now: dt.datetime, refuse: str, rate: str
@@ -234,37 +246,40 @@ return {'', d}
 
 
 # One script for a page view's filled slots: each slot's nonce (its facts, two hours to
-# live) and served event, then the live counters (a day's counters expire). Sent without
-# waiting for its answer (``RedisEventStore.served``).
+# live), its served event and, unless refused, the live counters it adds to (the names
+# of ``ads.counters``; a day's counters expire). Sent without waiting for its answer
+# (``RedisEventStore.served``).
 _SERVED = """
-local nonce_ttl, day_ttl, day_prefix = ARGV[1], ARGV[2], ARGV[3]
-local visitor, reason, ts = ARGV[4], ARGV[5], ARGV[6]
+local nonce_ttl, day_ttl, prefix, day = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local visitor, reason, ts = ARGV[5], ARGV[6], ARGV[7]
+local today = prefix .. day .. ':'
+local function count(key, field)
+  local value
+  if field then value = redis.call('HINCRBY', key, field, 1)
+  else value = redis.call('INCR', key) end
+  return value
+end
 local i = 8
-for _ = 1, tonumber(ARGV[7]) do
-  local key = ARGV[i]
-  local facts = {'c', ARGV[i + 1], 'p', ARGV[i + 2], 's', ARGV[i + 3], 'd', ARGV[i + 4],
-                 't', ts}
+while i <= #ARGV do
+  local key, c, p, s = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local facts = {'c', c, 'p', p, 's', s, 'd', ARGV[i + 4], 't', ts}
   if visitor ~= '' then facts[#facts + 1] = 'v'; facts[#facts + 1] = visitor end
   if reason ~= '' then facts[#facts + 1] = 'x'; facts[#facts + 1] = reason end
   redis.call('HSET', key, unpack(facts))
   redis.call('EXPIRE', key, nonce_ttl)
-  redis.call('XADD', KEYS[1], '*', 'e', ARGV[i + 5])
-  i = i + 6
-end
-local count = tonumber(ARGV[i])
-i = i + 1
-for _ = 1, count do
-  local key, field, amount = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local value
-  if field == '' then
-    value = redis.call('INCRBY', key, amount)
-  else
-    value = redis.call('HINCRBY', key, field, amount)
+  redis.call('XADD', KEYS[1], '*', 'e',
+             'served|' .. c .. '|' .. p .. '|' .. s .. '|' .. ts .. '|' .. visitor .. '|' .. reason)
+  if reason == '' then
+    if count(today .. 'served:' .. c) == 1 then
+      redis.call('EXPIRE', today .. 'served:' .. c, day_ttl)
+    end
+    count(prefix .. 'total:served:' .. c)
+    count(prefix .. 'total:promotion-served:' .. p)
+    if visitor ~= '' and count(today .. 'freq:' .. visitor, c) == 1 then
+      redis.call('EXPIRE', today .. 'freq:' .. visitor, day_ttl)
+    end
   end
-  if value == tonumber(amount) and string.sub(key, 1, #day_prefix) == day_prefix then
-    redis.call('EXPIRE', key, day_ttl)
-  end
-  i = i + 3
+  i = i + 5
 end
 return 0
 """
@@ -278,38 +293,19 @@ class RedisEventStore:
         self._track = wire.Script(self.client, _TRACK)
         self._served = wire.Script(self.client, _SERVED)
 
-    def served(
-        self,
-        items: list[Served],
-        *,
-        now: dt.datetime,
-        visitor: str,
-        reason: str,
-        increments: dict[str, int],
-    ) -> None:
-        at = int(now.timestamp())
+    def served(self, items: list[Served], *, now: dt.datetime, visitor: str, reason: str) -> None:
         args: list[str | int] = [
             int(NONCE_TTL.total_seconds()),
             int(DAY_TTL.total_seconds()),
-            keys.day_prefix(berlin_day(now)),
+            f"{keys.PREFIX}:",
+            berlin_day(now).isoformat(),
             visitor,
             reason,
-            at,
-            len(items),
+            int(now.timestamp()),
         ]
         for item in items:
-            event = Event(SERVED, item.campaign, item.promotion, item.slot, at, visitor, reason)
-            args += [
-                nonce_key(item.nonce),
-                item.campaign,
-                item.promotion,
-                item.slot,
-                item.destination,
-                event.encode(),
-            ]
-        args.append(len(increments))
-        for key, amount in increments.items():
-            args += [*keys.locate(key), amount]
+            args += [nonce_key(item.nonce), item.campaign, item.promotion, item.slot]
+            args.append(item.destination)
         # Sent without waiting for the answer (``wire.Script.send``): the page goes out
         # while Redis records it.
         self._served.send([STREAM], args)
@@ -342,15 +338,7 @@ class DatabaseEventStore:
     def __init__(self) -> None:
         self.counters = DatabaseCounters()
 
-    def served(
-        self,
-        items: list[Served],
-        *,
-        now: dt.datetime,
-        visitor: str,
-        reason: str,
-        increments: dict[str, int],
-    ) -> None:
+    def served(self, items: list[Served], *, now: dt.datetime, visitor: str, reason: str) -> None:
         from .rollups import apply
 
         at = int(now.timestamp())
@@ -373,9 +361,12 @@ class DatabaseEventStore:
             apply(
                 [Event(SERVED, i.campaign, i.promotion, i.slot, at, visitor, reason) for i in items]
             )
-            if increments:
+            if not reason:
+                day = berlin_day(now)
                 self.counters.add(
-                    increments, expiring=keys.day_prefix(berlin_day(now)), ttl=DAY_TTL
+                    served_increments(items, visitor=visitor, day=day),
+                    expiring=keys.day_prefix(day),
+                    ttl=DAY_TTL,
                 )
 
     def track(self, event: str, nonce: str, *, now: dt.datetime, refuse: str, rate: str) -> Outcome:
@@ -456,14 +447,7 @@ def record_served(decision: Decision, *, now: dt.datetime, refuse: str = "") -> 
         )
         for (_key, decided), nonce in zip(filled, nonces, strict=True)
     ]
-    increments = {} if reason else served_increments(decision, day=berlin_day(now))
-    _current_store().served(
-        items,
-        now=now,
-        visitor=decision.page.visitor_key or "",
-        reason=reason,
-        increments=increments,
-    )
+    _current_store().served(items, now=now, visitor=decision.page.visitor_key or "", reason=reason)
     return {key: item.nonce for (key, _d), item in zip(filled, items, strict=True)}
 
 

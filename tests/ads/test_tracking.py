@@ -7,7 +7,7 @@ import pytest
 import redis
 
 from ads import tracking
-from ads.counters import redis_client
+from ads.counters import get_counters, redis_client
 from ads.decision import PageContext, decide
 from ads.models import DailyRollup, FilteredRollup, HourlyRollup, Nonce
 from ads.rollups import flush
@@ -78,6 +78,32 @@ def test_a_pages_nonces_are_each_signed_and_different():
     assert all(check_nonce(nonce) for nonce in nonces)
     # 128 random bits each, as base64 without padding, like secrets.token_urlsafe(16)
     assert {len(nonce.partition(".")[0]) for nonce in nonces} == {22}
+
+
+def test_the_served_script_counts_what_the_database_store_counts():
+    # The script names the live counters itself: they must be ads.counters' names.
+    slots = [SlotFactory.create(key=f"slot-{n}") for n in range(2)]
+    CampaignFactory.create(slots=slots, promotions=2)
+    CampaignFactory.create(slots=slots)
+    page = PageContext(slot_keys=("slot-0", "slot-1"), consent=True, visitor_key="reader-a")
+    decision = decide(page, now=NOW, rng=random.Random(3))
+    filled = [d for d in decision.slots.values() if d.campaign]
+    assert len(filled) == 2
+
+    record_served(decision, now=NOW)
+    items = [
+        tracking.Served("n", d.campaign.id, d.promotion.pk, d.slot.pk, "")  # type: ignore[union-attr]
+        for d in filled
+    ]
+    expected = tracking.served_increments(items, visitor="reader-a", day=NOW.date())
+
+    assert len(expected) == 8  # 2 campaigns x (today, total, promotion, reader)
+    assert get_counters().read(list(expected)) == list(expected.values())
+    client = redis_client()
+    for name in expected:
+        redis_key = name.partition("#")[0]
+        expiring = redis_key.startswith(f"litfass:ads:{NOW.date().isoformat()}:")
+        assert (client.ttl(redis_key) > 0) == expiring, redis_key
 
 
 def test_nonces_never_repeat_across_chunks_of_randomness():
