@@ -380,6 +380,10 @@ class _Live:
     version: int
     served: dict[int, int]
     near_cap: bool
+    # What caps, goals and pacing say of each campaign on these counts (``_dynamic``),
+    # filled by the decisions that reuse them: the same for every reader without
+    # frequency counts.
+    dynamics: dict[int, tuple[Reason | None, float]] = field(default_factory=dict)
 
 
 def _near_cap(entries: Sequence[CampaignEntry], served: dict[int, int]) -> bool:
@@ -625,6 +629,7 @@ class Engine:
                     day_elapsed=day_fraction(now),
                     rng=rng,
                     explain=explain,
+                    dynamics=live.dynamics,
                 )
             # Served counts fresh enough are not read again with the reader's counts.
             today_keys = () if reuse else targeted.today_keys
@@ -730,9 +735,11 @@ def _fill(
     day_elapsed: float,
     rng: random.Random,
     explain: bool,
+    dynamics: dict[int, tuple[Reason | None, float]] | None = None,
 ) -> Decision:
     verdicts_of = targeted.verdicts
-    dynamics: dict[int, tuple[Reason | None, float]] = {}
+    # (Shared by decisions on the same counts, within a second: ``_Live``.)
+    dynamics = {} if dynamics is None else dynamics
     on_page = _Page()
     decided: dict[str, SlotDecision] = {}
     for key in page.slot_keys:

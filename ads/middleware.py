@@ -52,8 +52,15 @@ class DecisionMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path_info == _decisions_path():
-            with translation.override(translation.get_language_from_request(request)):
+            language = translation.get_language_from_request(request)
+            if language == translation.get_language():
                 response = decisions(request)
-            patch_vary_headers(response, ("Accept-Language",))
+            else:
+                with translation.override(language):
+                    response = decisions(request)
+            if response.has_header("Vary"):
+                patch_vary_headers(response, ("Accept-Language",))
+            else:
+                response["Vary"] = "Accept-Language"
             return response
         return self.get_response(request)
