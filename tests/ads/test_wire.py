@@ -42,6 +42,24 @@ def _line_id(client) -> int:
     return int(wire.round_trip(client, wire.pack("CLIENT", "ID"), 1, idempotent=True)[0])
 
 
+def incrby(client) -> wire.Script:
+    """A script that adds ARGV[1] to the counter KEYS[1] and answers the sum."""
+    return wire.Script(client, "return redis.call('INCRBY', KEYS[1], ARGV[1])")
+
+
+def seen_by_another_client(value: bytes, *, within: float = 1.0) -> bool:
+    """Whether a client of its own (whose pool the test suite never settles) reads
+    ``value`` at KEY within ``within`` seconds."""
+    other = redis.Redis.from_url(str(settings.REDIS_URL))
+    try:
+        deadline = time.monotonic() + within
+        while other.get(KEY) != value and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return other.get(KEY) == value
+    finally:
+        other.close()
+
+
 def idle(seconds: float = wire.IDLE_CHECK + 0.1) -> None:
     """Let the thread's connection be idle long enough to be checked before its next use."""
     time.sleep(seconds)
@@ -197,7 +215,7 @@ def test_a_write_whose_answer_was_lost_is_not_sent_twice(lose_one):
 
 def test_a_script_redis_forgot_is_loaded_again():
     client = redis_client()
-    script = wire.Script(client, "return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    script = incrby(client)
     client.delete(KEY)
     assert script([KEY], [2]) == 2
 
@@ -222,7 +240,7 @@ def test_a_forked_child_opens_its_own_connection():
 def test_a_script_sent_without_waiting_runs_before_the_threads_next_command():
     client = redis_client()
     client.delete(KEY)
-    script = wire.Script(client, "return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    script = incrby(client)
     script([KEY], [1])  # loaded
 
     script.send([KEY], [2])
@@ -236,24 +254,18 @@ def test_a_script_sent_without_waiting_runs_before_the_threads_next_command():
 def test_another_connection_sees_what_was_sent_without_waiting():
     client = redis_client()
     client.delete(KEY)
-    script = wire.Script(client, "return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    script = incrby(client)
     script([KEY], [1])
-    other = redis.Redis.from_url(str(settings.REDIS_URL))
-    try:
-        script.send([KEY], [4])
-        seen: list[object] = []
-        deadline = time.monotonic() + 1.0
-        while time.monotonic() < deadline and seen[-1:] != [b"5"]:
-            seen.append(other.get(KEY))  # not settled: the fixture only settles the pool's
-        assert seen[-1] == b"5"
-    finally:
-        other.close()
+
+    script.send([KEY], [4])
+
+    assert seen_by_another_client(b"5")
 
 
 def test_a_script_sent_without_waiting_that_redis_forgot_runs_once_after_loading():
     client = redis_client()
     client.delete(KEY)
-    script = wire.Script(client, "return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    script = incrby(client)
     script([KEY], [1])
     client.script_flush()
 
@@ -267,7 +279,7 @@ def test_a_script_sent_without_waiting_that_redis_forgot_runs_once_after_loading
 def test_a_script_sent_without_waiting_that_fails_is_logged(caplog):
     client = redis_client()
     client.set(KEY, "not a number")
-    script = wire.Script(client, "return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    script = incrby(client)
 
     script.send([KEY], [2])
     wire.settle(client)
@@ -278,7 +290,7 @@ def test_a_script_sent_without_waiting_that_fails_is_logged(caplog):
 
 def test_answers_owed_on_a_connection_that_breaks_are_logged(caplog):
     client = redis_client()
-    script = wire.Script(client, "return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    script = incrby(client)
     script([KEY], [1])
     kill_connections(client)
     script.send([KEY], [1])  # into a connection Redis has closed: the kernel takes it
@@ -291,7 +303,7 @@ def test_answers_owed_on_a_connection_that_breaks_are_logged(caplog):
 def test_a_thread_that_only_sends_reads_the_answers_now_and_then():
     client = redis_client()
     client.delete(KEY)
-    script = wire.Script(client, "return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    script = incrby(client)
     script([KEY], [0])
 
     for _n in range(wire.MAX_OWED + 5):
@@ -306,7 +318,7 @@ def test_a_forgotten_script_that_fails_when_run_again_is_logged_and_the_next_com
     caplog,
 ):
     client = redis_client()
-    script = wire.Script(client, "return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    script = incrby(client)
     script([KEY + ":n"], [1])
     client.set(KEY, "not a number")
     client.script_flush()
@@ -329,7 +341,7 @@ def _kill(client_id: int) -> None:
 def test_a_write_on_an_idle_connection_that_owes_answers_and_was_closed_goes_on_a_fresh_one():
     client = redis_client()
     client.delete(KEY)
-    script = wire.Script(client, "return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    script = incrby(client)
     line_id = _line_id(client)
     script.send([KEY], [1])  # owed
     _kill(line_id)
@@ -343,22 +355,16 @@ def test_a_write_on_an_idle_connection_that_owes_answers_and_was_closed_goes_on_
 def test_a_script_sent_without_waiting_is_loaded_first_on_a_new_connection():
     client = redis_client()
     client.delete(KEY)
-    script = wire.Script(client, "return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    script = incrby(client)
     script([KEY], [1])
     client.script_flush()  # as a restarted Redis: no scripts...
     _kill(_line_id(client))  # ...and no connections
     idle()
-    other = redis.Redis.from_url(str(settings.REDIS_URL))
-    try:
-        script.send([KEY], [2])
 
-        # It ran when sent, not only once the thread's next command found it forgotten.
-        deadline = time.monotonic() + 1.0
-        while other.get(KEY) != b"3" and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert other.get(KEY) == b"3"
-    finally:
-        other.close()
+    script.send([KEY], [2])
+
+    # It ran when sent, not only once the thread's next command found it forgotten.
+    assert seen_by_another_client(b"3")
 
 
 def test_a_script_answering_false_is_read_not_waited_for():
