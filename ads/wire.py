@@ -94,11 +94,13 @@ class _Line:
         self.reader = _reader()
         self.scripts = set()
 
-    def _prepare(self) -> None:
+    def _prepare(self, *, owing: bool = False) -> None:
         """Before a command goes out: read what is owed, make sure the connection is
-        open (checked when it was idle), and the scripts still loaded."""
+        open (checked when it was idle). Another call sent without waiting (``owing``)
+        leaves the owed answers for later on a connection in use: Redis keeps the two
+        in order anyway."""
         idle = time.monotonic() - self.used_at > IDLE_CHECK
-        if self.owed:
+        if self.owed and (idle or not owing):
             # A failure is logged and closes the connection: ours goes on a fresh one.
             with contextlib.suppress(ConnectionError, TimeoutError):
                 self.settle()
@@ -153,7 +155,7 @@ class _Line:
             with contextlib.suppress(ConnectionError, TimeoutError):
                 self.settle()
         for attempt in (1, 2):
-            self._prepare()
+            self._prepare(owing=True)
             try:
                 if script.sha not in self.scripts:
                     # Loaded first, waiting, on every new connection: a call whose
