@@ -1,16 +1,18 @@
-"""The two Redis round trips of every page view, sent past redis-py's per-command work.
+"""A page view's Redis commands, sent past redis-py's per-command work.
 
-A decision reads its counters (an ``MGET`` and an ``HMGET``) and then records what it
-served (one ``EVALSHA``). Through redis-py's command and pipeline objects about half of a
+A decision may read its counters (an ``MGET`` and an ``HMGET``), and records what it
+served (one ``EVALSHA``, sent without waiting for its answer); views and clicks are one
+``EVALSHA`` each. Through redis-py's command and pipeline objects about half of a
 decision request's CPU time went into the client: argument checks, retries, response
 callbacks, and taking a connection from the pool and giving it back. Here the commands
 are encoded once (the keys a page signature reads repeat for every reader of it),
 written in one send on a connection each thread keeps, and the replies read with
 hiredis. redis-py still opens and closes the connection and names the errors.
 
-On a virtual machine every system call is expensive, so a round trip makes as few as it
-can: one send, one read (more only for long replies), and a check that Redis has not
-closed the connection only when it has been idle.
+On a virtual machine every system call and every wait is expensive, so a round trip
+makes as few as it can: one send, one read (more only for long replies), and a check
+that Redis has not closed the connection only when it has been idle; and a write whose
+answer the page does not need is not waited for.
 """
 
 from __future__ import annotations
