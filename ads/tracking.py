@@ -88,10 +88,9 @@ def _signing_key(secret: str) -> bytes:
     return secret.encode()
 
 
-def _signature(token: str) -> str:
-    key = _signing_key(settings.SECRET_KEY)
-    digest = hmac.digest(key, b"litfass-nonce:" + token.encode(), "sha256")
-    return base64.urlsafe_b64encode(digest[:9]).decode()
+def _signature(token: bytes) -> bytes:
+    digest = hmac.digest(_signing_key(settings.SECRET_KEY), b"litfass-nonce:" + token, "sha256")
+    return base64.urlsafe_b64encode(digest[:9])
 
 
 def new_nonce() -> str:
@@ -135,19 +134,15 @@ os.register_at_fork(after_in_child=_fresh_randomness)
 def new_nonces(count: int) -> list[str]:
     """``count`` nonces, each from 16 bytes of randomness never used before."""
     random = _randomness.take(16 * count)
-    key = _signing_key(settings.SECRET_KEY)
     nonces = []
     for n in range(count):
         token = base64.urlsafe_b64encode(random[16 * n : 16 * n + 16])[:-2]  # no "==" padding
-        signature = base64.urlsafe_b64encode(
-            hmac.digest(key, b"litfass-nonce:" + token, "sha256")[:9]
-        )
-        nonces.append((token + b"." + signature).decode())
+        nonces.append((token + b"." + _signature(token)).decode())
     return nonces
 
 
 def check_nonce(nonce: str) -> bool:
-    token, _dot, signature = nonce.partition(".")
+    token, _dot, signature = nonce.encode().partition(b".")
     return bool(token) and len(nonce) <= 64 and hmac.compare_digest(signature, _signature(token))
 
 

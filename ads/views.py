@@ -48,9 +48,7 @@ def _strings(value: Any, *, limit: int, length: int) -> list[str] | None:
     return value
 
 
-def check_page_request(
-    data: Any, request: HttpRequest, *, now: dt.datetime | None = None
-) -> PageContext:
+def check_page_request(data: Any, request: HttpRequest, *, now: dt.datetime) -> PageContext:
     """The page context from a decision request body, or ``InvalidPage`` saying why."""
     if not isinstance(data, dict):
         raise InvalidPage({"": _("Ein JSON-Objekt erwartet.")})
@@ -99,7 +97,6 @@ def check_page_request(
     if errors:
         raise InvalidPage(errors)
     consented = bool(consent.get("statistics") or consent.get("marketing"))
-    now = now or timezone.now()
     # request.META, not request.headers: building that costs more than reading one.
     user_agent = request.META.get("HTTP_USER_AGENT", "")
     return PageContext(

@@ -162,8 +162,7 @@ class _Line:
                 if script.sha not in self.scripts:
                     # Loaded first, waiting, on every new connection: a call whose
                     # answer comes later must not find the script missing.
-                    self.exchange(pack("SCRIPT", "LOAD", script.source), 1)
-                    self.scripts.add(script.sha)
+                    self.load(script)
                 self._send(packed)
             except _Unsent:
                 if attempt == 2:
@@ -185,25 +184,27 @@ class _Line:
         self._settle(owed, answers)
 
     def _settle(self, owed: list[tuple[Script, bytes]], answers: list[Any]) -> None:
-        loaded: set[str] = set()
-        for (script, packed), answer in zip(owed, answers, strict=True):
-            if not isinstance(answer, hiredis.ReplyError):
-                continue
-            error = _RESP.parse_error(str(answer))
-            if isinstance(error, NoScriptError):
-                # Nothing ran: Redis forgot the script (a SCRIPT FLUSH). Load it, and
-                # run the call now, waiting for it this time.
-                self.scripts.discard(script.sha)
-                try:
-                    if script.sha not in loaded:
-                        self.exchange(pack("SCRIPT", "LOAD", script.source), 1)
-                        loaded.add(script.sha)
-                        self.scripts.add(script.sha)
-                    self.exchange(packed, 1)
-                except (ResponseError, ConnectionError, TimeoutError) as again:
-                    logger.error("A script sent without waiting failed: %s", again)
-            else:
+        refused = [
+            (script, packed, _RESP.parse_error(str(answer)))
+            for (script, packed), answer in zip(owed, answers, strict=True)
+            if isinstance(answer, hiredis.ReplyError)
+        ]
+        # A call answered NOSCRIPT did not run: Redis forgot the script (a SCRIPT FLUSH).
+        self.scripts -= {s.sha for s, _packed, e in refused if isinstance(e, NoScriptError)}
+        for script, packed, error in refused:
+            if not isinstance(error, NoScriptError):
                 logger.error("A script sent without waiting failed: %s", error)
+                continue
+            try:  # load it once, and run the call now, waiting for it this time
+                if script.sha not in self.scripts:
+                    self.load(script)
+                self.exchange(packed, 1)
+            except (ResponseError, ConnectionError, TimeoutError) as again:
+                logger.error("A script sent without waiting failed: %s", again)
+
+    def load(self, script: Script) -> None:
+        self.exchange(script.loading, 1)
+        self.scripts.add(script.sha)
 
     def _answers(self, replies: int) -> list[Any]:
         """Read ``replies`` answers; a broken connection is closed (and raises)."""
@@ -333,6 +334,7 @@ class Script:
         self.client = client
         self.source = source
         self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
+        self.loading = pack("SCRIPT", "LOAD", source)
 
     def __call__(self, keys: Sequence[str], args: Sequence[str | bytes | int]) -> Any:
         packed = self._packed(keys, args)
@@ -349,12 +351,13 @@ class Script:
         on every new connection before a call goes out. Redis runs a connection's
         commands in order, so what this thread does next sees the script's effect;
         other connections see it as soon as Redis has read it, long before a reader can
-        look at a page. A script Redis forgot meanwhile (a ``SCRIPT FLUSH``) is loaded
-        and run again before the thread's next command; an error is logged."""
+        look at a page. The answers are read before the thread's next waiting command
+        (or after ``MAX_OWED`` calls): a script Redis forgot meanwhile (a ``SCRIPT
+        FLUSH``) is then loaded and run again first; an error is logged."""
         line_for(self.client).send_owing(self, self._packed(keys, args))
 
     def load(self) -> None:
-        round_trip(self.client, pack("SCRIPT", "LOAD", self.source), 1, idempotent=True)
+        round_trip(self.client, self.loading, 1, idempotent=True)
 
     def _packed(self, keys: Sequence[str], args: Sequence[str | bytes | int]) -> bytes:
         return pack("EVALSHA", self.sha, len(keys), *keys, *args)
