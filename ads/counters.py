@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 import redis
@@ -91,6 +91,12 @@ class Counters(Protocol):
         the counters ``hash#field`` (0 when missing), all in one round trip: the
         decision's read, grouped beforehand."""
 
+    def ask_groups(
+        self, plain: Sequence[str], hashes: Sequence[tuple[str, Sequence[str]]]
+    ) -> Callable[[], tuple[list[int], list[list[int]]]]:
+        """``read_groups``, asked now and answered by the function returned: the caller
+        may work while the answer is on its way, but reads no other counters meanwhile."""
+
     def add(self, increments: Mapping[str, int], *, expiring: str, ttl: dt.timedelta) -> None:
         """Add to each key, in one round trip; keys starting with ``expiring`` get ``ttl``."""
 
@@ -121,18 +127,26 @@ class RedisCounters:
     def read_groups(
         self, plain: Sequence[str], hashes: Sequence[tuple[str, Sequence[str]]]
     ) -> tuple[list[int], list[list[int]]]:
+        return self.ask_groups(plain, hashes)()
+
+    def ask_groups(
+        self, plain: Sequence[str], hashes: Sequence[tuple[str, Sequence[str]]]
+    ) -> Callable[[], tuple[list[int], list[list[int]]]]:
         # The decision's read: encoded once per set of keys (see ``ads.wire``).
         commands = [wire.pack_once("MGET", *plain)] if plain else []
         commands += [wire.pack("HMGET", key, *fields) for key, fields in hashes if fields]
         if not commands:
-            return [], [[] for _group in hashes]
-        answers = iter(
-            wire.round_trip(self.client, b"".join(commands), len(commands), idempotent=True)
-        )
-        plain_values = [int(v or 0) for v in next(answers)] if plain else []
-        return plain_values, [
-            [int(v or 0) for v in next(answers)] if fields else [] for _hash, fields in hashes
-        ]
+            return lambda: ([], [[] for _group in hashes])
+        asked = wire.ask(self.client, b"".join(commands), len(commands))
+
+        def answer() -> tuple[list[int], list[list[int]]]:
+            answers = iter(asked())
+            plain_values = [int(v or 0) for v in next(answers)] if plain else []
+            return plain_values, [
+                [int(v or 0) for v in next(answers)] if fields else [] for _hash, fields in hashes
+            ]
+
+        return answer
 
     def add(self, increments: Mapping[str, int], *, expiring: str, ttl: dt.timedelta) -> None:
         pipe = self.client.pipeline(transaction=False)
@@ -184,6 +198,13 @@ class DatabaseCounters:
         wanted = [[f"{hash_key}#{field}" for field in fields] for hash_key, fields in hashes]
         values = iter(self.read([*plain, *(key for group in wanted for key in group)]))
         return [next(values) for _key in plain], [[next(values) for _k in g] for g in wanted]
+
+    def ask_groups(
+        self, plain: Sequence[str], hashes: Sequence[tuple[str, Sequence[str]]]
+    ) -> Callable[[], tuple[list[int], list[list[int]]]]:
+        # The database answers at once: nothing to do meanwhile.
+        found = self.read_groups(plain, hashes)
+        return lambda: found
 
     def add(self, increments: Mapping[str, int], *, expiring: str, ttl: dt.timedelta) -> None:
         now = timezone.now()

@@ -381,8 +381,7 @@ class _Live:
     served: dict[int, int]
     near_cap: bool
     # What caps, goals and pacing say of each campaign on these counts (``_dynamic``),
-    # filled by the decisions that reuse them: the same for every reader without
-    # frequency counts.
+    # filled by the decisions that reuse them: the same for every reader.
     dynamics: dict[int, tuple[Reason | None, float]] = field(default_factory=dict)
 
 
@@ -405,6 +404,27 @@ class Counts:
     served: dict[int, int]  # today, by campaign
     frequency: dict[int, int]  # today, for this reader, by campaign
     totals: dict[str, int]  # goal totals and click rates, by counter key
+    # Set while the reader's frequency counts are on their way (``Engine.decide``): they
+    # count as none, and each check that lets a campaign through notes here the count
+    # the reader must stay below for the decision to stand (``confirmed_by``).
+    assumed: dict[int, int] | None = None
+
+    def frequency_reached(self, campaign: int, cap: int, shown: int) -> bool:
+        """Whether the reader has seen the campaign as often as its frequency ``cap``
+        allows today, counting the ``shown`` times on this page."""
+        allowed = cap - shown
+        if self.assumed is None:
+            return self.frequency.get(campaign, 0) >= allowed
+        if allowed <= 0:
+            return True
+        if allowed < self.assumed.get(campaign, allowed + 1):
+            self.assumed[campaign] = allowed
+        return False
+
+    def confirmed_by(self, frequency: dict[int, int]) -> bool:
+        """Whether the reader's counts, now read, let every check made on assumed ones
+        come out the same: then so does the whole decision."""
+        return all(frequency.get(cid, 0) < allowed for cid, allowed in (self.assumed or {}).items())
 
 
 def build_snapshot(version: int, *, now: dt.datetime) -> Snapshot:
@@ -579,8 +599,10 @@ class Engine:
 
         Reads the live counters in one round trip, or none: when the reader's frequency
         counts are not needed and today's served counts of the page's campaigns were
-        read less than ``live_ttl`` seconds ago (none of them near its daily cap). An
-        explanation always reads them."""
+        read less than ``live_ttl`` seconds ago (none of them near its daily cap). When
+        only the reader's frequency counts are read, the page is filled while they are
+        on their way, and once more should they change the outcome (``_fill_asking``).
+        An explanation always reads them."""
         counters = self._counters()
         snap = self.snapshot(now=now)
         local = now.astimezone(BERLIN)
@@ -617,6 +639,20 @@ class Engine:
                 # (Never on counts "read" later than now: a clock set back.)
                 and 0 <= stamp - live.read_at < self.live_ttl
             )
+            if reuse and not missing and page.visitor_key and targeted.frequency_fields:
+                assert live is not None  # noqa: S101  (``reuse`` says so)
+                frequency_hash = keys.frequency_hash(day, page.visitor_key)
+                return _fill_asking(
+                    counters.ask_groups((), [(frequency_hash, targeted.frequency_fields)]),
+                    snap,
+                    page,
+                    targeted=targeted,
+                    timed=timed,
+                    counts=Counts(served=live.served, frequency={}, totals=slow, assumed={}),
+                    day_elapsed=day_fraction(now),
+                    rng=rng,
+                    dynamics=live.dynamics,
+                )
             if reuse and not missing and not (page.visitor_key and targeted.frequency_fields):
                 assert live is not None  # noqa: S101  (``reuse`` says so)
                 # Fresh enough, and nothing else to read: no round trip at all.
@@ -643,6 +679,7 @@ class Engine:
                 break
             snap = self.snapshot(now=now, version=plain[0])
         served = len(today_keys) + 1
+        dynamics = None
         if reuse:
             assert live is not None  # noqa: S101
             today = live.served
@@ -651,9 +688,10 @@ class Engine:
             if not explain:  # an explanation may ask about another moment of the hour
                 if len(self._live) >= TARGETING_MEMO:
                     self._live = {}
-                self._live[targeted] = _Live(
+                live = self._live[targeted] = _Live(
                     stamp, snap.version, today, _near_cap(targeted.today_capped, today)
                 )
+                dynamics = live.dynamics
         read = dict(zip(missing, plain[served:], strict=True))
         if not fresh:
             # One read of the slow counters serves the next SLOW_TTL seconds.
@@ -681,13 +719,64 @@ class Engine:
             day_elapsed=day_fraction(now),
             rng=rng,
             explain=explain,
+            dynamics=dynamics,
         )
+
+
+def _fill_asking(
+    answer: Callable[[], tuple[list[int], list[list[int]]]],
+    snap: Snapshot,
+    page: PageContext,
+    *,
+    targeted: Targeted,
+    timed: dict[int, Reason],
+    counts: Counts,
+    day_elapsed: float,
+    rng: random.Random,
+    dynamics: dict[int, tuple[Reason | None, float]],
+) -> Decision:
+    """Fill the page while the reader's frequency counts are on their way (``answer``),
+    assuming none, then check that the counts read let the decision stand.
+
+    Both fills draw from one generator seeded alike, so with the same verdicts they
+    make the same draws: a decision that stands is the one the counts would have made,
+    and one that does not is made again on them, as if they had been read first. Most
+    readers are far from a frequency cap, and a page filled meanwhile saves waiting for
+    Redis: on a busy machine a wait costs more than the fill."""
+    seed = rng.getrandbits(64)
+    decision = _fill(
+        snap,
+        page,
+        targeted=targeted,
+        timed=timed,
+        counts=counts,
+        day_elapsed=day_elapsed,
+        rng=random.Random(seed),  # noqa: S311  (a lottery, not a secret)
+        explain=False,
+        dynamics=dynamics,
+    )
+    _plain, (found,) = answer()
+    frequency = dict(zip(targeted.frequency_capped, found, strict=True))
+    if counts.confirmed_by(frequency):
+        return decision
+    return _fill(
+        snap,
+        page,
+        targeted=targeted,
+        timed=timed,
+        counts=replace(counts, frequency=frequency, assumed=None),
+        day_elapsed=day_elapsed,
+        rng=random.Random(seed),  # noqa: S311
+        explain=False,
+        dynamics=dynamics,
+    )
 
 
 def _dynamic(
     entry: CampaignEntry, counts: Counts, *, day_elapsed: float
 ) -> tuple[Reason | None, float]:
-    """Why caps, goals or pacing hold the campaign back now; else its lottery weight."""
+    """Why caps, goals or pacing hold the campaign back now; else its lottery weight.
+    The same for every reader: the reader's frequency counts are checked after."""
     served = counts.served.get(entry.id, 0)
     if entry.daily_cap is not None and served >= entry.daily_cap:
         return Reason.DAILY_CAP, 0.0
@@ -695,8 +784,6 @@ def _dynamic(
         return Reason.GOAL_REACHED, 0.0
     if entry.goal_clicks and counts.totals[entry.clicks_total_key] >= entry.goal_clicks:
         return Reason.GOAL_REACHED, 0.0
-    if entry.frequency_cap and counts.frequency.get(entry.id, 0) >= entry.frequency_cap:
-        return Reason.FREQUENCY_CAP, 0.0
     weight = float(entry.weight)
     if entry.daily_target is not None:
         if served >= entry.daily_target:
@@ -705,20 +792,24 @@ def _dynamic(
     return None, weight
 
 
-def _page_reason(
-    entry: CampaignEntry, on_page: _Page, slot: Slot, page: PageContext, counts: Counts
+def _frequency_reason(
+    entry: CampaignEntry, page: PageContext, counts: Counts, shown: int = 0
 ) -> Reason | None:
-    """Why the campaign cannot join what is already on this page."""
+    """Whether the reader has seen the campaign often enough today (with consent)."""
+    cap = entry.frequency_cap
+    if cap and page.visitor_key is not None and counts.frequency_reached(entry.id, cap, shown):
+        return Reason.FREQUENCY_CAP
+    return None
+
+
+def _page_reason(
+    entry: CampaignEntry, on_page: _Page, slot: Slot, page: PageContext
+) -> Reason | None:
+    """Why the campaign cannot join what is already on this page (and this reader)."""
     if entry.category and entry.category in on_page.categories:
         return Reason.CATEGORY_ON_PAGE
-    if entry.frequency_cap:
-        shown = on_page.campaigns.get(entry.id, 0)
-        if page.visitor_key is None and shown:
-            return Reason.ONCE_PER_PAGE
-        if page.visitor_key is not None and (
-            counts.frequency.get(entry.id, 0) + shown >= entry.frequency_cap
-        ):
-            return Reason.FREQUENCY_CAP
+    if entry.frequency_cap and page.visitor_key is None and on_page.campaigns.get(entry.id):
+        return Reason.ONCE_PER_PAGE
     repeated = not entry.is_house and entry.advertiser_id in on_page.advertisers
     if repeated and not slot.allows_repeats:
         return Reason.ADVERTISER_ON_PAGE
@@ -762,9 +853,12 @@ def _fill(
                             entry, counts, day_elapsed=day_elapsed
                         )
                     reason, weight = dynamic
+                    if reason is None and entry.frequency_cap:
+                        shown = on_page.campaigns.get(entry.id, 0)
+                        reason = _frequency_reason(entry, page, counts, shown)
                     # Nothing on the page yet: nothing for the campaign to clash with.
                     if reason is None and on_page.campaigns:
-                        reason = _page_reason(entry, on_page, slot, page, counts)
+                        reason = _page_reason(entry, on_page, slot, page)
                 if reason is None:
                     pool.append((entry, weight))
                 elif explain:
@@ -790,6 +884,7 @@ def _fill(
                                 timed.get(entry.id)
                                 or verdicts_of[entry.id]
                                 or _dynamic(entry, counts, day_elapsed=day_elapsed)[0]
+                                or _frequency_reason(entry, page, counts)
                             )
                             verdicts[entry.id] = reason or Reason.OUTRANKED
                 break

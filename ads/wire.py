@@ -28,7 +28,7 @@ import ssl
 import struct
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import hiredis
@@ -143,8 +143,16 @@ class _Line:
         The answers still owed are read first (they are there by now, so this rarely
         waits): a script Redis forgot then runs again before ``packed`` is sent, so
         what follows always sees what went before."""
+        self.post(packed)
+        return self.receive(replies)
+
+    def post(self, packed: bytes) -> None:
+        """The sending half of ``exchange``."""
         self._prepare()
         self._send(packed)
+
+    def receive(self, replies: int) -> list[Any]:
+        """The reading half of ``exchange``: a refusal raises its ``ResponseError``."""
         answers = self._answers(replies)
         refused = next((a for a in answers if isinstance(a, hiredis.ReplyError)), None)
         if refused is not None:
@@ -325,6 +333,25 @@ def round_trip(client: redis.Redis, packed: bytes, replies: int, *, idempotent: 
         if not idempotent:
             raise
     return line.exchange(packed, replies)
+
+
+def ask(client: redis.Redis, packed: bytes, replies: int) -> Callable[[], list[Any]]:
+    """Send ``packed`` now, an idempotent read, and return what reads its ``replies``
+    answers: the thread may work while Redis answers (and reads them when it is done),
+    but uses no other Redis command in between. Failures go as with ``round_trip``."""
+    line = line_for(client)
+    try:
+        line.post(packed)
+    except _Unsent:
+        return lambda: line.exchange(packed, replies)  # once more, on a fresh connection
+
+    def answers() -> list[Any]:
+        try:
+            return line.receive(replies)
+        except (ConnectionError, TimeoutError):
+            return line.exchange(packed, replies)
+
+    return answers
 
 
 class Script:

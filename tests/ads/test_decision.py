@@ -8,6 +8,7 @@ import redis
 from ads import counters as keys
 from ads.counters import bump_version, get_counters
 from ads.decision import (
+    Counts,
     Engine,
     PageContext,
     Reason,
@@ -685,3 +686,57 @@ def test_start_and_end_are_checked_on_every_decision_not_memoised(slot):
     assert chosen is not None
     assert chosen.id == campaign.pk
     assert reason_of(after, "sidebar-top", campaign) == Reason.ENDED
+
+
+def test_a_readers_page_filled_while_the_counts_come_is_the_one_they_make(monkeypatch):
+    """A consented reader's page is filled while their frequency counts are on their way
+    (assumed none) and filled again should they change the outcome: either way it is
+    the decision a reader whose counts were read first gets from the same draws."""
+    slots = [SlotFactory.create(allows_repeats=True) for _ in range(2)]
+    capped = [
+        CampaignFactory.create(slots=slots, frequency_cap=cap, promotions=2) for cap in (1, 2, 3)
+    ]
+    CampaignFactory.create(slots=slots, promotions=2)  # no cap
+    reader = page(*slots, consent=True, visitor_key="reader-a")
+    asking = cached_engine()
+    asking.decide(page(*slots), now=at(0), rng=random.Random(1))  # served counts, read
+    reading = Engine(counters=get_counters, live_ttl=0.0)  # reads before every fill
+    outcomes = []
+    confirmed_by = Counts.confirmed_by
+
+    def spied(counts, frequency):
+        outcomes.append(confirmed_by(counts, frequency))
+        return outcomes[-1]
+
+    monkeypatch.setattr(Counts, "confirmed_by", spied)
+    # The reader has seen none; the first once; the second once (a second time on this
+    # page reaches its cap); the third twice; all of them up to their caps.
+    for seen in ({}, {0: 1}, {1: 1}, {2: 2}, {0: 1, 1: 2, 2: 3}):
+        get_counters().set(
+            {keys.frequency(DAY, "reader-a", c.pk): seen.get(n, 0) for n, c in enumerate(capped)}
+        )
+        for seed in range(25):
+            got = asking.decide(reader, now=at(0.1), rng=random.Random(seed))
+            draws = random.Random(random.Random(seed).getrandbits(64))
+            expected = reading.decide(reader, now=at(0.1), rng=draws)
+            assert [(d.campaign, d.promotion) for d in got.slots.values()] == [
+                (d.campaign, d.promotion) for d in expected.slots.values()
+            ], (seen, seed)
+
+    assert True in outcomes  # decisions that stood...
+    assert False in outcomes  # ...and decisions made again on the counts read
+    assert len(outcomes) == 5 * 25  # every one of them filled while the counts came
+
+
+def test_a_readers_counts_come_in_one_round_trip_while_the_page_is_filled(slot, sends):
+    CampaignFactory.create(slots=[slot], frequency_cap=2)
+    reader = page(slot, consent=True, visitor_key="reader-a")
+    own = cached_engine()
+    own.decide(page(slot), now=at(0), rng=random.Random(1))
+    read = len(sends)
+
+    own.decide(reader, now=at(0.1), rng=random.Random(1))
+
+    assert len(sends) == read + 1
+    assert b"HMGET" in sends[-1]
+    assert b"MGET\r\n" not in sends[-1].replace(b"HMGET", b"")

@@ -373,3 +373,53 @@ def test_a_script_answering_false_is_read_not_waited_for():
 
     assert wire.Script(client, "return false")([], []) in (False, None)  # RESP3 / RESP2
     assert time.monotonic() - started < 1.0
+
+
+def test_a_read_asked_now_is_answered_later_and_the_thread_works_meanwhile():
+    client = redis_client()
+    client.set(KEY, 4)
+    _line_id(client)  # the thread's connection is open
+    sock = wire.line_for(client).sock
+    assert sock is not None
+
+    answer = wire.ask(client, wire.pack("GET", KEY), 1)
+    # Sent, not read: the answer waits in the socket while the thread goes on.
+    deadline = time.monotonic() + 1
+    while time.monotonic() < deadline:
+        try:
+            waiting = sock.recv(64, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            continue
+        break
+    assert waiting == b"$1\r\n4\r\n"
+
+    assert answer() == [b"4"]
+    assert wire.round_trip(client, wire.pack("PING"), 1, idempotent=True) == [b"PONG"]
+
+
+def test_a_read_asked_whose_answer_was_lost_goes_again(lose_one):
+    client = redis_client()
+    client.set(KEY, 5)
+    answer = wire.ask(client, wire.pack("GET", KEY), 1)
+    lose_one.armed = True
+
+    assert answer() == [b"5"]
+    assert lose_one.lost == 1
+
+
+def test_a_read_asked_on_a_connection_redis_closed_goes_on_a_fresh_one():
+    client = redis_client()
+    client.set(KEY, 6)
+    kill_connections(client)
+    idle()
+
+    assert wire.ask(client, wire.pack("GET", KEY), 1)() == [b"6"]
+
+
+def test_a_read_asked_and_refused_raises():
+    client = redis_client()
+    client.set(KEY, "not a hash")
+
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        wire.ask(client, wire.pack("HMGET", KEY, "f"), 1)()
+    assert wire.round_trip(client, wire.pack("PING"), 1, idempotent=True) == [b"PONG"]
