@@ -23,6 +23,7 @@ from .reports import (
     GROUP_BY_CHOICES,
     ReportParamError,
     ReportParams,
+    check_report_days,
     check_report_params,
 )
 
@@ -171,8 +172,9 @@ class ReportForm(forms.Form):
         if self.errors:
             return data
         campaigns = data["campaigns"]
-        day_after = data["end"] + dt.timedelta(days=1)
         try:
+            check_report_days(data["start"], data["end"])
+            day_after = data["end"] + dt.timedelta(days=1)
             self.params = check_report_params(
                 campaign_ids=[campaign.pk for campaign in campaigns] if campaigns else None,
                 start=dt.datetime.combine(data["start"], dt.time(), tzinfo=BERLIN),

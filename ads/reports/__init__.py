@@ -9,7 +9,8 @@ shown in the report's zone; in the few zones whose offset is not a whole number 
 
 The requested range is widened to whole buckets: ``start`` rounds down to the start of its
 bucket, the exclusive ``end`` rounds up. Every bucket is in the report, with zeros where
-nothing was counted.
+nothing was counted. Reports cover the calendar years ``FIRST_YEAR`` to ``LAST_YEAR``
+(2000 to 2099) in the report's zone; a range reaching outside is refused.
 
 Filtered events (bots, replays, previews, …) are counted per hour, campaign and reason
 only: an event refused by tracking has no trustworthy promotion or slot. Hence:
@@ -30,14 +31,17 @@ from .build import Bucket, Counts, Report, Series, build_report, campaign_totals
 from .export import report_as_dict, report_csv
 from .params import (
     DAY,
+    FIRST_YEAR,
     GRANULARITIES,
     GRANULARITY_CHOICES,
     GROUP_BY,
     GROUP_BY_CHOICES,
     HOUR,
+    LAST_YEAR,
     MAX_DAYS,
     MONTH,
     InvalidRangeError,
+    OutOfRangeError,
     RangeTooLongError,
     ReportParamError,
     ReportParams,
@@ -45,22 +49,26 @@ from .params import (
     UnknownGranularityError,
     UnknownGroupByError,
     UnknownTimeZoneError,
+    check_report_days,
     check_report_params,
     check_time_zone,
 )
 
 __all__ = [
     "DAY",
+    "FIRST_YEAR",
     "GRANULARITIES",
     "GRANULARITY_CHOICES",
     "GROUP_BY",
     "GROUP_BY_CHOICES",
     "HOUR",
+    "LAST_YEAR",
     "MAX_DAYS",
     "MONTH",
     "Bucket",
     "Counts",
     "InvalidRangeError",
+    "OutOfRangeError",
     "RangeTooLongError",
     "Report",
     "ReportParamError",
@@ -72,6 +80,7 @@ __all__ = [
     "UnknownTimeZoneError",
     "build_report",
     "campaign_totals",
+    "check_report_days",
     "check_report_params",
     "check_time_zone",
     "report_as_dict",

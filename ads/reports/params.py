@@ -24,6 +24,11 @@ GROUP_BY_CHOICES = [
 ]
 # Longer ranges would make pages of thousands of points and unbounded queries.
 MAX_DAYS = {HOUR: 31, DAY: 366, MONTH: 366}
+# Reports cover these calendar years (both included) in the report's time zone: the
+# portal has counted nothing before and will not for a while after. The limit also keeps
+# the range's rounding to whole buckets (up to a month past the end, in any zone) far
+# from the ends of Python's calendar (years 1 to 9999), where dates overflow.
+FIRST_YEAR, LAST_YEAR = 2000, 2099
 
 
 class ReportParamError(ValueError):
@@ -36,6 +41,10 @@ class InvalidRangeError(ReportParamError):
 
 class RangeTooLongError(ReportParamError):
     pass
+
+
+class OutOfRangeError(ReportParamError):
+    """A date outside the years :data:`FIRST_YEAR` to :data:`LAST_YEAR`."""
 
 
 class UnknownGranularityError(ReportParamError):
@@ -79,6 +88,20 @@ def check_time_zone(name: str) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(name)
 
 
+def _out_of_range() -> OutOfRangeError:
+    return OutOfRangeError(
+        _("Berichte sind nur für die Jahre %(first)d bis %(last)d möglich.")
+        % {"first": FIRST_YEAR, "last": LAST_YEAR}
+    )
+
+
+def check_report_days(first: dt.date, last: dt.date) -> None:
+    """Refuse calendar days (``last`` included) outside the reported years, before
+    anything computes the day after ``last``, which 9999-12-31 does not have."""
+    if first.year < FIRST_YEAR or last.year > LAST_YEAR:
+        raise _out_of_range()
+
+
 def check_report_params(
     *,
     campaign_ids: Sequence[int] | None = None,
@@ -91,7 +114,8 @@ def check_report_params(
     """Check report parameters; raises a :class:`ReportParamError` with a German message.
 
     An empty ``campaign_ids`` selects no campaign (and gives an empty report); ``None``
-    selects all. The range limit counts calendar days in ``tz``.
+    selects all. The range limit counts calendar days in ``tz``, and the range must lie
+    within the years :data:`FIRST_YEAR` to :data:`LAST_YEAR` in ``tz``.
     """
     if granularity not in GRANULARITIES:
         raise UnknownGranularityError(
@@ -106,6 +130,12 @@ def check_report_params(
     zone = check_time_zone(tz if isinstance(tz, str) else str(tz.key))
     if start.utcoffset() is None or end.utcoffset() is None:
         raise InvalidRangeError(_("Beginn und Ende brauchen eine Zeitzone."))
+    # Both ends, before anything converts them to another zone: near years 1 and 9999 a
+    # conversion overflows, comparing aware datetimes does not.
+    earliest = dt.datetime(FIRST_YEAR, 1, 1, tzinfo=zone)
+    latest = dt.datetime(LAST_YEAR + 1, 1, 1, tzinfo=zone)
+    if not (earliest <= start <= latest and earliest <= end <= latest):
+        raise _out_of_range()
     # In UTC: Python compares two times of one zone by wall clock, ignoring DST.
     if end.astimezone(dt.UTC) <= start.astimezone(dt.UTC):
         raise InvalidRangeError(_("Das Ende muss nach dem Beginn liegen."))
