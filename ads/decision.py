@@ -41,10 +41,10 @@ BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 # Goal totals and click rates may be this old (seconds).
 SLOW_TTL = 5.0
 # Today's served counts (caps, pacing) and the snapshot version may be this old
-# (``LITFASS_LIVE_COUNTS_TTL`` seconds), except on pages with a campaign this close to
-# its daily cap (a share of the cap, and at least ``NEAR_CAP_MIN`` page views): those are
-# read on every decision. A cap can thus be overshot only when the site serves a
-# campaign more than that often within the TTL.
+# (``LITFASS_LIVE_COUNTS_TTL`` seconds), except for a campaign this close to its daily
+# cap (a share of the cap, and at least ``NEAR_CAP_MIN`` page views): its count is read
+# on every decision. A cap can thus be overshot only when the site serves a campaign
+# more than that often within the TTL.
 NEAR_CAP = 0.05
 NEAR_CAP_MIN = 20
 TARGETING_MEMO = 4096
@@ -278,6 +278,8 @@ class Snapshot:
     # Targeting verdicts per page signature (slots, tags, section, language, device,
     # weekday, hour): most page views repeat a few hundred signatures.
     targeting: dict[tuple[object, ...], Targeted] = field(default_factory=dict)
+    # Every campaign whose caps or pacing need today's served count, once.
+    reading_today: tuple[CampaignEntry, ...] = ()
 
     def targeted(
         self, page: PageContext, weekday: int, hour: int, day: dt.date, *, now: dt.datetime
@@ -373,27 +375,30 @@ class Targeted:
 
 @dataclass(frozen=True, slots=True)
 class _Live:
-    """Today's served counts of one page signature's campaigns, as read at ``read_at``
-    for snapshot ``version``; ``near_cap`` when one of them is close to its daily cap."""
+    """Today's (``day``) served counts of every campaign that caps or paces, read at
+    ``read_at`` for snapshot ``version``; ``near_cap``: those close to their daily cap,
+    which every decision reads anew."""
 
     read_at: float
     version: int
+    day: dt.date
     served: dict[int, int]
-    near_cap: bool
+    near_cap: frozenset[int]
     # What caps, goals and pacing say of each campaign on these counts (``_dynamic``),
     # filled by the decisions that reuse them: the same for every reader.
     dynamics: dict[int, tuple[Reason | None, float]] = field(default_factory=dict)
 
 
-def _near_cap(entries: Sequence[CampaignEntry], served: dict[int, int]) -> bool:
-    """Whether a campaign may reach its daily cap soon. One that has reached it is not:
-    a day's counts only grow, so it stays capped."""
-    return any(
-        entry.daily_cap is not None
+def _near_cap(entries: Sequence[CampaignEntry], served: dict[int, int]) -> frozenset[int]:
+    """The campaigns that may reach their daily cap soon. One that has reached it is
+    not: a day's counts only grow, so it stays capped."""
+    return frozenset(
+        entry.id
+        for entry in entries
+        if entry.daily_cap is not None
         and entry.daily_cap - max(NEAR_CAP_MIN, entry.daily_cap * NEAR_CAP)
         <= served.get(entry.id, 0)
         < entry.daily_cap
-        for entry in entries
     )
 
 
@@ -462,11 +467,13 @@ def build_snapshot(version: int, *, now: dt.datetime) -> Snapshot:
         key: tuple(sorted(entries, key=lambda e: (-e.tier, e.id)))
         for key, entries in by_slot.items()
     }
+    reading = {e.id: e for entries in ordered.values() for e in entries if e.reads_today}
     return Snapshot(
         version=version,
         slots=slots,
         by_slot=ordered,
         built_at=now,
+        reading_today=tuple(reading[cid] for cid in sorted(reading)),
         tiers={
             key: tuple(
                 tuple(e for e in entries if e.tier == tier)
@@ -556,9 +563,10 @@ class Engine:
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
         self._slow = _Slow()
-        # Per page signature of the current snapshot (``None``: the setting).
-        self._live_ttl = live_ttl
-        self._live: dict[Targeted, _Live] = {}
+        self._live_ttl = live_ttl  # (``None``: the setting)
+        self._live: _Live | None = None
+        # The counter keys of ``Snapshot.reading_today``, for one snapshot version and day.
+        self._today_keys: tuple[int, dt.date, tuple[int, ...], tuple[str, ...]] | None = None
 
     @property
     def live_ttl(self) -> float:
@@ -577,13 +585,13 @@ class Engine:
                     version = self._counters().read([keys.VERSION_KEY])[0]
                 current = self._build(version, now=now)
                 self._snapshot = current
-                self._live = {}
+                self._live = None
         return current
 
     def forget(self) -> None:
         self._snapshot = None
         self._slow = _Slow()
-        self._live = {}
+        self._live = None
 
     def decide(
         self,
@@ -597,17 +605,19 @@ class Engine:
         """Fill every slot of ``page``; raises ``UnknownSlots`` for slots nobody set up,
         or leaves them out with ``skip_unknown``.
 
-        Reads the live counters in one round trip, or none: when the reader's frequency
-        counts are not needed and today's served counts of the page's campaigns were
-        read less than ``live_ttl`` seconds ago (none of them near its daily cap). When
-        only the reader's frequency counts are read, the page is filled while they are
-        on their way, and once more should they change the outcome (``_fill_asking``).
-        An explanation always reads them."""
+        Reads the live counters in one round trip, or none. Today's served counts of
+        every campaign that caps or paces are read together, at most every ``live_ttl``
+        seconds in this process, and shared by all pages; those of a campaign close to
+        its daily cap are read anew for every page it may fill. The reader's frequency
+        counts are read whenever they matter: the page is filled while they are on
+        their way, and once more should they change the outcome (``_fill_asking``). An
+        explanation reads everything it shows and keeps nothing for later decisions."""
         counters = self._counters()
         snap = self.snapshot(now=now)
         local = now.astimezone(BERLIN)
         day, weekday, hour = local.date(), local.weekday(), local.hour
         stamp = now.timestamp()
+        ttl = self.live_ttl
         # Replaced, never changed in place but for ``covered``: threads may share it.
         state = self._slow
         fresh = 0 <= stamp - state.read_at < SLOW_TTL
@@ -630,45 +640,51 @@ class Engine:
             # that costs less than building the lists anew for every page view.
             covered = fresh and targeted in state.covered
             missing = [] if covered else [k for k in targeted.slow_keys if k not in slow]
-            live = self._live.get(targeted)
-            reuse = (
+            live = self._live
+            usable = (
                 live is not None
                 and not explain
-                and not live.near_cap
                 and live.version == snap.version
+                and live.day == day
                 # (Never on counts "read" later than now: a clock set back.)
-                and 0 <= stamp - live.read_at < self.live_ttl
+                and 0 <= stamp - live.read_at < ttl
             )
-            if reuse and not missing and page.visitor_key and targeted.frequency_fields:
-                assert live is not None  # noqa: S101  (``reuse`` says so)
-                frequency_hash = keys.frequency_hash(day, page.visitor_key)
-                return _fill_asking(
-                    counters.ask_groups((), [(frequency_hash, targeted.frequency_fields)]),
-                    snap,
-                    page,
-                    targeted=targeted,
-                    timed=timed,
-                    counts=Counts(served=live.served, frequency={}, totals=slow, assumed={}),
-                    day_elapsed=day_fraction(now),
-                    rng=rng,
-                    dynamics=live.dynamics,
-                )
-            if reuse and not missing and not (page.visitor_key and targeted.frequency_fields):
-                assert live is not None  # noqa: S101  (``reuse`` says so)
-                # Fresh enough, and nothing else to read: no round trip at all.
-                return _fill(
-                    snap,
-                    page,
-                    targeted=targeted,
-                    timed=timed,
-                    counts=Counts(served=live.served, frequency={}, totals=slow),
-                    day_elapsed=day_fraction(now),
-                    rng=rng,
-                    explain=explain,
-                    dynamics=live.dynamics,
-                )
-            # Served counts fresh enough are not read again with the reader's counts.
-            today_keys = () if reuse else targeted.today_keys
+            if usable:
+                assert live is not None  # noqa: S101  (``usable`` says so)
+                near = [e.id for e in targeted.today_capped if e.id in live.near_cap]
+                if not near and not missing:
+                    counts = Counts(served=live.served, frequency={}, totals=slow)
+                    if page.visitor_key and targeted.frequency_fields:
+                        frequency_hash = keys.frequency_hash(day, page.visitor_key)
+                        return _fill_asking(
+                            counters.ask_groups((), [(frequency_hash, targeted.frequency_fields)]),
+                            snap,
+                            page,
+                            targeted=targeted,
+                            timed=timed,
+                            counts=replace(counts, assumed={}),
+                            day_elapsed=day_fraction(now),
+                            rng=rng,
+                            dynamics=live.dynamics,
+                        )
+                    # Fresh enough, and nothing else to read: no round trip at all.
+                    return _fill(
+                        snap,
+                        page,
+                        targeted=targeted,
+                        timed=timed,
+                        counts=counts,
+                        day_elapsed=day_fraction(now),
+                        rng=rng,
+                        explain=explain,
+                        dynamics=live.dynamics,
+                    )
+                today_ids: Sequence[int] = near
+                today_keys: Sequence[str] = [keys.served_today(day, cid) for cid in near]
+            elif explain or ttl <= 0:  # this page's, for this decision only
+                today_ids, today_keys = targeted.today, targeted.today_keys
+            else:  # every campaign's, for the next ``ttl`` seconds
+                today_ids, today_keys = self._reading_today(snap, day)
             plain, (frequencies,) = counters.read_groups(
                 [keys.VERSION_KEY, *today_keys, *missing],
                 [(keys.frequency_hash(day, page.visitor_key), targeted.frequency_fields)]
@@ -679,19 +695,16 @@ class Engine:
                 break
             snap = self.snapshot(now=now, version=plain[0])
         served = len(today_keys) + 1
+        today = dict(zip(today_ids, plain[1:served], strict=True))
         dynamics = None
-        if reuse:
+        if usable:
             assert live is not None  # noqa: S101
-            today = live.served
-        else:
-            today = dict(zip(targeted.today, plain[1:served], strict=True))
-            if not explain:  # an explanation may ask about another moment of the hour
-                if len(self._live) >= TARGETING_MEMO:
-                    self._live = {}
-                live = self._live[targeted] = _Live(
-                    stamp, snap.version, today, _near_cap(targeted.today_capped, today)
-                )
-                dynamics = live.dynamics
+            today = {**live.served, **today}  # those near their cap, just read
+        elif not (explain or ttl <= 0):
+            live = self._live = _Live(
+                stamp, snap.version, day, today, _near_cap(snap.reading_today, today)
+            )
+            dynamics = live.dynamics
         read = dict(zip(missing, plain[served:], strict=True))
         if not fresh:
             # One read of the slow counters serves the next SLOW_TTL seconds.
@@ -721,6 +734,21 @@ class Engine:
             explain=explain,
             dynamics=dynamics,
         )
+
+    def _reading_today(
+        self, snap: Snapshot, day: dt.date
+    ) -> tuple[tuple[int, ...], tuple[str, ...]]:
+        """The ids and today's served-count keys of every campaign that caps or paces."""
+        found = self._today_keys
+        if found is None or found[:2] != (snap.version, day):
+            ids = tuple(e.id for e in snap.reading_today)
+            found = self._today_keys = (
+                snap.version,
+                day,
+                ids,
+                tuple(keys.served_today(day, cid) for cid in ids),
+            )
+        return found[2], found[3]
 
 
 def _fill_asking(

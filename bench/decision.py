@@ -1101,9 +1101,10 @@ def report(r: Results) -> str:
         f"campaigns booked, and a decision that reads its counters reads {e['keys']:.1f} "
         f"keys (`MGET`) and {e['fields']:.1f} fields of the reader's frequency hash "
         f"(`HMGET`), pipelined. It reads them when the reader's frequency counts are needed "
-        f"(consent) or when its page's served counts are older than "
-        f"`LITFASS_LIVE_COUNTS_TTL` ({e['live_ttl']:g} s; the clock runs as time does); "
-        f"else it reads nothing.",
+        f"(consent; the page is filled meanwhile), for campaigns near their daily cap, or "
+        f"when the process's served counts (every campaign's, read together) are older "
+        f"than `LITFASS_LIVE_COUNTS_TTL` ({e['live_ttl']:g} s; the clock runs as time "
+        f"does); else it reads nothing.",
         f"Round trips: counted where commands leave the process, on the connection "
         f"({e['redis_py']}), over {e['sample']} decisions ({calls} per decision). "
         f"Slots filled by a campaign: "

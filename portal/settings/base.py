@@ -170,10 +170,10 @@ LITFASS_FLUSH_BATCH = env.int("LITFASS_FLUSH_BATCH", default=200_000)
 
 # The public decision endpoint takes a small JSON body; anything larger is refused.
 LITFASS_DECISION_MAX_BYTES = env.int("LITFASS_DECISION_MAX_BYTES", default=8192)
-# Seconds a process may decide on today's served counts it read before (caps, pacing),
-# instead of reading them for every page view; never for a campaign within 5 % (and
-# at least 20 page views) of its daily cap, nor for a reader's frequency counts. 0 reads
-# them on every decision.
+# Seconds a process may decide on today's served counts it read before (caps, pacing;
+# those of every campaign, read together for all pages), instead of reading them for
+# every page view; never for a campaign within 5 % (and at least 20 page views) of its
+# daily cap, nor for a reader's frequency counts. 0 reads them on every decision.
 LITFASS_LIVE_COUNTS_TTL = env.float("LITFASS_LIVE_COUNTS_TTL", default=1.0)
 
 # "Werbung auf diesem Portal?": new inquiries are announced to this address.

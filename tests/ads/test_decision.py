@@ -740,3 +740,53 @@ def test_a_readers_counts_come_in_one_round_trip_while_the_page_is_filled(slot, 
     assert len(sends) == read + 1
     assert b"HMGET" in sends[-1]
     assert b"MGET\r\n" not in sends[-1].replace(b"HMGET", b"")
+
+
+def test_served_counts_are_read_once_for_every_page_of_the_process(sends):
+    first, second = SlotFactory.create(key="first"), SlotFactory.create(key="second")
+    mine = CampaignFactory.create(slots=[first], daily_cap=1000)
+    other = CampaignFactory.create(slots=[second], daily_cap=1000)
+    own = cached_engine()
+    own.decide(page(first), now=at(0), rng=random.Random(1))
+    read, count = sends[-1], len(sends)
+
+    own.decide(page(second), now=at(0.5), rng=random.Random(1))
+
+    # The first page's read took the other page's campaign too: the second read nothing.
+    assert len(sends) == count
+    assert keys.served_today(DAY, mine.pk).encode() in read
+    assert keys.served_today(DAY, other.pk).encode() in read
+
+
+def test_only_the_campaigns_near_their_cap_are_read_anew(slot, sends):
+    near = CampaignFactory.create(slots=[slot], daily_cap=1000)
+    far = CampaignFactory.create(slots=[slot], daily_cap=1000)
+    get_counters().set({keys.served_today(DAY, near.pk): 990, keys.served_today(DAY, far.pk): 10})
+    own = cached_engine()
+    own.decide(page(slot), now=at(0), rng=random.Random(1))
+    get_counters().set({keys.served_today(DAY, near.pk): 1000})
+    count = len(sends)
+
+    for n in range(5):
+        decision = own.decide(page(slot), now=at(0.1 + n / 10), rng=random.Random(n))
+        chosen = decision.slots["sidebar-top"].campaign
+        assert chosen is not None
+        assert chosen.id == far.pk  # the other one is capped
+
+    assert len(sends) == count + 5
+    assert all(keys.served_today(DAY, near.pk).encode() in sent for sent in sends[count:])
+    assert not any(keys.served_today(DAY, far.pk).encode() in sent for sent in sends[count:])
+
+
+def test_served_counts_of_yesterday_are_not_used_today(slot, sends):
+    campaign = CampaignFactory.create(slots=[slot], daily_cap=1000)
+    own = cached_engine()
+    # 23:59:59.8 and 00:00:00.1 in Berlin (UTC+2 in June).
+    before = datetime(2026, 6, 10, 21, 59, 59, 800_000, tzinfo=UTC)
+    own.decide(page(slot), now=before, rng=random.Random(1))
+    count = len(sends)
+
+    own.decide(page(slot), now=before + timedelta(seconds=0.3), rng=random.Random(1))
+
+    assert len(sends) == count + 1
+    assert keys.served_today(DAY + timedelta(days=1), campaign.pk).encode() in sends[-1]
