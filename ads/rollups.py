@@ -37,7 +37,9 @@ from .models import (
     HourlyRollup,
     VisitorSeen,
 )
-from .tracking import CLICK, SERVED, STREAM, VIEW, Event
+from .tracking import CLICK, ENTRY_SEPARATOR, SERVED, STREAM, VIEW, Event
+
+_SEPARATOR = ENTRY_SEPARATOR.encode()
 
 logger = logging.getLogger(__name__)
 
@@ -81,14 +83,15 @@ def apply(events: Iterable[Event]) -> int:
 
 
 def apply_encoded(raws: Iterable[bytes]) -> int:
-    """Add events, as ``Event.encode`` wrote them, to the rollups."""
+    """Add events, as ``Event.encode`` wrote them (a stream entry may hold several, a
+    line each: ``Event.decode_entry``), to the rollups; returns how many."""
     counted: Counter[tuple[int, bytes, bytes, bytes, bytes]] = Counter()
     refused: Counter[tuple[int, bytes, bytes, bytes]] = Counter()
     visitors: set[tuple[int, bytes, bytes, bytes, bytes]] = set()
     count = 0
-    for raw in raws:
+    for line in (line for raw in raws for line in raw.split(_SEPARATOR)):
         count += 1
-        kind, campaign, promotion, slot, at, visitor, reason = raw.split(b"|")
+        kind, campaign, promotion, slot, at, visitor, reason = line.split(b"|")
         hour = int(at) // 3600 * 3600
         if reason:
             refused[(hour, campaign, kind, reason)] += 1
@@ -276,13 +279,13 @@ def flush(*, batch: int = DEFAULT_BATCH, max_batches: int | None = None) -> Flus
             )
             if not entries:
                 break
-            apply_encoded(fields[1] for _id, fields in entries)
+            applied = apply_encoded(fields[1] for _id, fields in entries)
             cursor.last_id = entries[-1][0].decode()
-            cursor.events += len(entries)
+            cursor.events += applied
             cursor.save(update_fields=["last_id", "events", "updated_at"])
         # Only after the commit: what is trimmed is safely in the rollups.
         client.xtrim(STREAM, minid=cursor.last_id, approximate=False)
-        report.events += len(entries)
+        report.events += applied
         report.batches += 1
         report.last_id = cursor.last_id
         if len(entries) < batch:

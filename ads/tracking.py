@@ -70,6 +70,17 @@ class Event:
         event, campaign, promotion, slot, at, visitor, reason = text.split("|")
         return cls(event, int(campaign), int(promotion), int(slot), int(at), visitor, reason)
 
+    @classmethod
+    def decode_entry(cls, raw: bytes | str) -> list[Event]:
+        """The events of one stream entry: a page view's served events share one, a
+        line each (``ENTRY_SEPARATOR``); views and clicks have one of their own."""
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        return [cls.decode(line) for line in text.split(ENTRY_SEPARATOR)]
+
+
+# Between the events of one stream entry.
+ENTRY_SEPARATOR = "\n"
+
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
@@ -242,8 +253,9 @@ return {'', d}
 
 # One script for a page view's filled slots: each slot's nonce (its facts, two hours to
 # live), its served event and, unless refused, the live counters it adds to (the names
-# of ``ads.counters``; a day's counters expire). Sent without waiting for its answer
-# (``RedisEventStore.served``).
+# of ``ads.counters``; a day's counters expire). The page's served events go into one
+# stream entry, a line each (``Event.decode_entry``). Sent without waiting for its
+# answer (``RedisEventStore.served``).
 _SERVED = """
 local nonce_ttl, day_ttl, prefix, day = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local visitor, reason, ts = ARGV[5], ARGV[6], ARGV[7]
@@ -254,6 +266,7 @@ local function count(key, field)
   else value = redis.call('INCR', key) end
   return value
 end
+local events = {}
 local i = 8
 while i <= #ARGV do
   local key, c, p, s = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
@@ -262,8 +275,8 @@ while i <= #ARGV do
   if reason ~= '' then facts[#facts + 1] = 'x'; facts[#facts + 1] = reason end
   redis.call('HSET', key, unpack(facts))
   redis.call('EXPIRE', key, nonce_ttl)
-  redis.call('XADD', KEYS[1], '*', 'e',
-             'served|' .. c .. '|' .. p .. '|' .. s .. '|' .. ts .. '|' .. visitor .. '|' .. reason)
+  events[#events + 1] =
+    'served|' .. c .. '|' .. p .. '|' .. s .. '|' .. ts .. '|' .. visitor .. '|' .. reason
   if reason == '' then
     if count(today .. 'served:' .. c) == 1 then
       redis.call('EXPIRE', today .. 'served:' .. c, day_ttl)
@@ -276,6 +289,7 @@ while i <= #ARGV do
   end
   i = i + 5
 end
+if #events > 0 then redis.call('XADD', KEYS[1], '*', 'e', table.concat(events, '\\n')) end
 return 0
 """
 

@@ -303,7 +303,7 @@ def _read_only(client: Any, *, after: str, batch: int) -> tuple[int, float]:
         entries = client.xrange(STREAM, min=f"({after}", count=batch)
         if not entries:
             break
-        events += len([Event.decode(fields[b"e"]) for _id, fields in entries])
+        events += sum(len(Event.decode_entry(fields[b"e"])) for _id, fields in entries)
         after = entries[-1][0].decode()
         if len(entries) < batch:
             break
@@ -563,8 +563,9 @@ def stream_tally(redis_url: str) -> Counter[tuple[str, str]]:
         if not entries:
             break
         for _id, fields in entries:
-            event, *_middle, reason = fields[b"e"].decode().split("|")
-            tally[(event, reason)] += 1
+            for line in fields[b"e"].decode().split("\n"):  # (ads.tracking.ENTRY_SEPARATOR)
+                event, *_middle, reason = line.split("|")
+                tally[(event, reason)] += 1
         after = "(" + entries[-1][0].decode()
     return tally
 

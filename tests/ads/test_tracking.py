@@ -106,6 +106,25 @@ def test_the_served_script_counts_what_the_database_store_counts():
         assert (client.ttl(redis_key) > 0) == expiring, redis_key
 
 
+def test_a_pages_served_events_share_one_stream_entry_and_each_is_flushed():
+    slots = [SlotFactory.create(key=f"slot-{n}") for n in range(3)]
+    campaigns = [CampaignFactory.create(slots=slots) for _ in range(3)]
+    page = PageContext(slot_keys=("slot-0", "slot-1", "slot-2"))
+    record_served(decide(page, now=NOW, rng=random.Random(3)), now=NOW)
+    track(VIEW, "not-a-nonce")  # a view or a click: an entry of its own
+
+    entries: list[tuple[bytes, dict[bytes, bytes]]] = redis_client().xrange(STREAM)  # type: ignore[assignment]
+    served, refused = (Event.decode_entry(fields[b"e"]) for _id, fields in entries)
+    report = flush()
+
+    assert sorted(e.campaign for e in served) == sorted(c.pk for c in campaigns)
+    assert {e.event for e in served} == {"served"}
+    assert [e.reason for e in refused] == ["unknown_nonce"]
+    assert report.events == 4
+    assert sum(HourlyRollup.objects.values_list("served", flat=True)) == 3
+    assert FilteredRollup.objects.get().reason == "unknown_nonce"
+
+
 def test_nonces_never_repeat_across_chunks_of_randomness():
     # Many more nonces than one chunk of randomness makes, from several threads at once.
     made: list[list[str]] = []
@@ -287,7 +306,7 @@ def test_no_visitor_key_without_consent():
         record_served(decision, now=NOW)
 
     entries: list[tuple[bytes, dict[bytes, bytes]]] = redis_client().xrange(STREAM)  # type: ignore[assignment]
-    events = [Event.decode(fields[b"e"]) for _id, fields in entries]
+    events = [event for _id, fields in entries for event in Event.decode_entry(fields[b"e"])]
     flush()
 
     assert [e.visitor for e in events] == ["", "reader-a", "reader-a", "reader-b"]
