@@ -18,6 +18,7 @@ deterministic.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import random
 import threading
@@ -387,6 +388,52 @@ class _Live:
     # What caps, goals and pacing say of each campaign on these counts (``_dynamic``),
     # filled by the decisions that reuse them: the same for every reader.
     dynamics: dict[int, tuple[Reason | None, float]] = field(default_factory=dict)
+    # Per page signature and slot, what one draw picks from (``_Pool``), or ``None``.
+    pools: dict[tuple[Targeted, str], _Pool | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Pool:
+    """The campaigns of a slot's highest tier that targeting, caps, goals and pacing let
+    through, with the running totals of their lottery weights.
+
+    A slot is filled by one draw from it when the campaign drawn fits the page and the
+    reader (and has a creative left); else as before, from the campaigns that fit. That
+    picks each fitting campaign with the same chance: a draw that does not fit is
+    followed by a draw among those that do."""
+
+    entries: tuple[CampaignEntry, ...]
+    cumulative: tuple[float, ...]
+
+    @classmethod
+    def build(
+        cls,
+        tiers: tuple[tuple[CampaignEntry, ...], ...],
+        counts: Counts,
+        dynamics: dict[int, tuple[Reason | None, float]],
+        day_elapsed: float,
+    ) -> _Pool | None:
+        for group in tiers:
+            entries, cumulative, total = [], [], 0.0
+            for entry in group:
+                dynamic = dynamics.get(entry.id)
+                if dynamic is None:
+                    dynamic = dynamics[entry.id] = _dynamic(entry, counts, day_elapsed=day_elapsed)
+                reason, weight = dynamic
+                if reason is None:
+                    if weight <= 0:
+                        return None  # (the lottery draws evenly then: not by weight)
+                    total += weight
+                    entries.append(entry)
+                    cumulative.append(total)
+            if entries:
+                return cls(tuple(entries), tuple(cumulative))
+        return None
+
+    def draw(self, rng: random.Random) -> CampaignEntry:
+        # As ``_lottery`` draws: one number, scaled by the total weight.
+        point = rng.random() * self.cumulative[-1]
+        return self.entries[bisect.bisect_right(self.cumulative, point)]
 
 
 def _near_cap(entries: Sequence[CampaignEntry], served: dict[int, int]) -> frozenset[int]:
@@ -666,6 +713,7 @@ class Engine:
                             day_elapsed=day_fraction(now),
                             rng=rng,
                             dynamics=live.dynamics,
+                            pools=live.pools,
                         )
                     # Fresh enough, and nothing else to read: no round trip at all.
                     return _fill(
@@ -678,6 +726,7 @@ class Engine:
                         rng=rng,
                         explain=explain,
                         dynamics=live.dynamics,
+                        pools=live.pools,
                     )
                 today_ids: Sequence[int] = near
                 today_keys: Sequence[str] = [keys.served_today(day, cid) for cid in near]
@@ -696,7 +745,7 @@ class Engine:
             snap = self.snapshot(now=now, version=plain[0])
         served = len(today_keys) + 1
         today = dict(zip(today_ids, plain[1:served], strict=True))
-        dynamics = None
+        dynamics, pools = None, None
         if usable:
             assert live is not None  # noqa: S101
             today = {**live.served, **today}  # those near their cap, just read
@@ -704,7 +753,7 @@ class Engine:
             live = self._live = _Live(
                 stamp, snap.version, day, today, _near_cap(snap.reading_today, today)
             )
-            dynamics = live.dynamics
+            dynamics, pools = live.dynamics, live.pools
         read = dict(zip(missing, plain[served:], strict=True))
         if not fresh:
             # One read of the slow counters serves the next SLOW_TTL seconds.
@@ -733,6 +782,7 @@ class Engine:
             rng=rng,
             explain=explain,
             dynamics=dynamics,
+            pools=pools,
         )
 
     def _reading_today(
@@ -762,6 +812,7 @@ def _fill_asking(
     day_elapsed: float,
     rng: random.Random,
     dynamics: dict[int, tuple[Reason | None, float]],
+    pools: dict[tuple[Targeted, str], _Pool | None],
 ) -> Decision:
     """Fill the page while the reader's frequency counts are on their way (``answer``),
     assuming none, then check that the counts read let the decision stand.
@@ -782,6 +833,7 @@ def _fill_asking(
         rng=random.Random(seed),  # noqa: S311  (a lottery, not a secret)
         explain=False,
         dynamics=dynamics,
+        pools=pools,
     )
     _plain, (found,) = answer()
     frequency = dict(zip(targeted.frequency_capped, found, strict=True))
@@ -797,6 +849,7 @@ def _fill_asking(
         rng=random.Random(seed),  # noqa: S311
         explain=False,
         dynamics=dynamics,
+        pools=pools,
     )
 
 
@@ -855,18 +908,40 @@ def _fill(
     rng: random.Random,
     explain: bool,
     dynamics: dict[int, tuple[Reason | None, float]] | None = None,
+    pools: dict[tuple[Targeted, str], _Pool | None] | None = None,
 ) -> Decision:
     verdicts_of = targeted.verdicts
     # (Shared by decisions on the same counts, within a second: ``_Live``.)
     dynamics = {} if dynamics is None else dynamics
+    # One draw per slot where it can be (``_Pool``): not when a campaign's start or end
+    # is checked, nor for an explanation.
+    drawing = pools is not None and not timed and not explain
     on_page = _Page()
     decided: dict[str, SlotDecision] = {}
     for key in page.slot_keys:
         slot = snap.slots[key]
         verdicts: dict[int, Reason] = {}
         chosen: tuple[CampaignEntry, Promotion] | None = None
+        if drawing:
+            assert pools is not None  # noqa: S101  (``drawing`` says so)
+            found = pools.get((targeted, key), _UNBUILT)
+            if found is _UNBUILT:
+                found = pools[(targeted, key)] = _Pool.build(
+                    targeted.tiers[key], counts, dynamics, day_elapsed
+                )
+            if isinstance(found, _Pool):
+                entry = found.draw(rng)
+                shown = on_page.campaigns.get(entry.id, 0)
+                reason = (
+                    _frequency_reason(entry, page, counts, shown) if entry.frequency_cap else None
+                )
+                if reason is None and on_page.campaigns:
+                    reason = _page_reason(entry, on_page, slot, page)
+                promotion = None if reason else _creative(entry, slot, on_page, counts, rng)
+                if promotion is not None:
+                    chosen = (entry, promotion)
         # Campaigns that targeting rules out only matter when the verdicts are wanted.
-        for tier_entries in snap.tiers[key] if explain else targeted.tiers[key]:
+        for tier_entries in () if chosen else snap.tiers[key] if explain else targeted.tiers[key]:
             pool: list[tuple[CampaignEntry, float]] = []
             for entry in tier_entries:
                 # Without ``explain`` only campaigns targeting let through come here.
@@ -935,6 +1010,9 @@ def _fill(
             on_page.categories.add(entry.category)
         decided[key] = SlotDecision(slot, promotion, entry, ordered)
     return Decision(slots=decided, page=page, snapshot=snap)
+
+
+_UNBUILT: Any = object()
 
 
 def _lottery(rng: random.Random, weights: Sequence[float]) -> int:

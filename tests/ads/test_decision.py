@@ -8,11 +8,15 @@ import redis
 from ads import counters as keys
 from ads.counters import bump_version, get_counters
 from ads.decision import (
+    BERLIN,
     Counts,
     Engine,
     PageContext,
     Reason,
     UnknownSlots,
+    _fill,
+    _Pool,
+    day_fraction,
     decide,
     engine,
     pace_factor,
@@ -691,7 +695,7 @@ def test_start_and_end_are_checked_on_every_decision_not_memoised(slot):
 def test_a_readers_page_filled_while_the_counts_come_is_the_one_they_make(monkeypatch):
     """A consented reader's page is filled while their frequency counts are on their way
     (assumed none) and filled again should they change the outcome: either way it is
-    the decision a reader whose counts were read first gets from the same draws."""
+    the decision that the same draws make on the counts read."""
     slots = [SlotFactory.create(allows_repeats=True) for _ in range(2)]
     capped = [
         CampaignFactory.create(slots=slots, frequency_cap=cap, promotions=2) for cap in (1, 2, 3)
@@ -700,7 +704,6 @@ def test_a_readers_page_filled_while_the_counts_come_is_the_one_they_make(monkey
     reader = page(*slots, consent=True, visitor_key="reader-a")
     asking = cached_engine()
     asking.decide(page(*slots), now=at(0), rng=random.Random(1))  # served counts, read
-    reading = Engine(counters=get_counters, live_ttl=0.0)  # reads before every fill
     outcomes = []
     confirmed_by = Counts.confirmed_by
 
@@ -708,17 +711,35 @@ def test_a_readers_page_filled_while_the_counts_come_is_the_one_they_make(monkey
         outcomes.append(confirmed_by(counts, frequency))
         return outcomes[-1]
 
+    def filled_on(frequency: dict[int, int], rng: random.Random):
+        """What the engine's fill makes of the reader's counts read first."""
+        snap = asking.snapshot(now=at(0.1))
+        local = at(0.1).astimezone(BERLIN)
+        live = asking._live
+        assert live is not None
+        return _fill(
+            snap,
+            reader,
+            targeted=snap.targeted(reader, local.weekday(), local.hour, DAY, now=at(0.1)),
+            timed={},
+            counts=Counts(served=live.served, frequency=frequency, totals=asking._slow.values),
+            day_elapsed=day_fraction(at(0.1)),
+            rng=rng,
+            explain=False,
+            dynamics=live.dynamics,
+            pools=live.pools,
+        )
+
     monkeypatch.setattr(Counts, "confirmed_by", spied)
     # The reader has seen none; the first once; the second once (a second time on this
     # page reaches its cap); the third twice; all of them up to their caps.
     for seen in ({}, {0: 1}, {1: 1}, {2: 2}, {0: 1, 1: 2, 2: 3}):
-        get_counters().set(
-            {keys.frequency(DAY, "reader-a", c.pk): seen.get(n, 0) for n, c in enumerate(capped)}
-        )
+        frequency = {c.pk: seen.get(n, 0) for n, c in enumerate(capped)}
+        get_counters().set({keys.frequency(DAY, "reader-a", c): n for c, n in frequency.items()})
         for seed in range(25):
             got = asking.decide(reader, now=at(0.1), rng=random.Random(seed))
             draws = random.Random(random.Random(seed).getrandbits(64))
-            expected = reading.decide(reader, now=at(0.1), rng=draws)
+            expected = filled_on(frequency, draws)
             assert [(d.campaign, d.promotion) for d in got.slots.values()] == [
                 (d.campaign, d.promotion) for d in expected.slots.values()
             ], (seen, seed)
@@ -790,3 +811,39 @@ def test_served_counts_of_yesterday_are_not_used_today(slot, sends):
 
     assert len(sends) == count + 1
     assert keys.served_today(DAY + timedelta(days=1), campaign.pk).encode() in sends[-1]
+
+
+def test_one_draw_per_slot_picks_as_the_lottery_among_what_fits(monkeypatch):
+    """With counts read a moment ago a slot is filled by one draw among the campaigns
+    of its tier (``_Pool``), and drawn again among those that fit when the one drawn
+    does not: each pair of campaigns comes as often as the plain lottery makes it."""
+    first, second = SlotFactory.create(key="first"), SlotFactory.create(key="second")
+    # Each with creatives to spare: only the advertiser rule keeps one off the second slot.
+    weight_of = {
+        CampaignFactory.create(slots=[first, second], weight=weight, promotions=2).pk: weight
+        for weight in (6, 3, 1)
+    }
+    draws = []
+    draw = _Pool.draw
+
+    def counted(pool, rng):
+        draws.append(1)
+        return draw(pool, rng)
+
+    monkeypatch.setattr(_Pool, "draw", counted)
+    own = cached_engine()
+    own.decide(page(first, second), now=at(0), rng=random.Random(1))
+    rng = random.Random(5)
+    times = 4000
+    pairs: Counter[tuple[int, ...]] = Counter()
+    for _ in range(times):
+        filled = own.decide(page(first, second), now=at(0.5), rng=rng).slots.values()
+        pairs[tuple(d.campaign.id if d.campaign else 0 for d in filled)] += 1
+
+    # The second slot cannot take the first one's advertiser: it draws again.
+    for (one, two), seen in pairs.items():
+        a, b = weight_of[one], weight_of[two]
+        expected = a / 10 * b / (10 - a)
+        assert abs(seen / times - expected) < 0.025, (a, b, seen / times, expected)
+    assert len(pairs) == 6
+    assert len(draws) == 2 * (times + 1)  # every slot of every page began with one draw
