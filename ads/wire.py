@@ -78,6 +78,9 @@ class _Line:
         # Scripts sent without waiting for their answers (``Script.send``), oldest first:
         # their answers are read before anything else goes on this connection.
         self.owed: list[tuple[Script, bytes]] = []
+        # A read sent by ``ask`` whose answers (this many) are not read yet: they come
+        # next on the connection, so whatever goes on it first reads and drops them.
+        self.asked: tuple[object, int] | None = None
         # The scripts loaded on this connection's Redis (a restart forgets them).
         self.scripts: set[str] = set()
 
@@ -95,12 +98,15 @@ class _Line:
         self.sock = sock
         self.reader = _reader()
         self.scripts = set()
+        self.asked = None
 
     def _prepare(self, *, owing: bool = False) -> None:
         """Before a command goes out: read what is owed, make sure the connection is
         open (checked when it was idle). Another call sent without waiting (``owing``)
         leaves the owed answers for later on a connection in use: Redis keeps the two
         in order anyway."""
+        if self.asked is not None:
+            self._drop_asked()
         idle = time.monotonic() - self.used_at > IDLE_CHECK
         if self.owed and (idle or not owing):
             # A failure is logged and closes the connection: ours goes on a fresh one.
@@ -179,8 +185,19 @@ class _Line:
             self.owed.append((script, packed))
             return
 
+    def _drop_asked(self) -> None:
+        """Read the answers of an ``ask`` nobody read (its caller failed meanwhile)."""
+        assert self.asked is not None  # noqa: S101  (only called then)
+        _token, replies = self.asked
+        self.asked = None
+        # A failure closes the connection, and the answers with it.
+        with contextlib.suppress(ConnectionError, TimeoutError):
+            self._answers(replies)
+
     def settle(self) -> None:
         """Read the answers still owed."""
+        if self.asked is not None:
+            self._drop_asked()
         owed, self.owed = self.owed, []
         if not owed:
             return
@@ -245,6 +262,7 @@ class _Line:
     def close(self) -> None:
         owed, self.owed = self.owed, []
         _unanswered(owed)
+        self.asked = None
         self.sock = None
         self.scripts = set()
         self.connection.disconnect()
@@ -337,15 +355,22 @@ def round_trip(client: redis.Redis, packed: bytes, replies: int, *, idempotent: 
 
 def ask(client: redis.Redis, packed: bytes, replies: int) -> Callable[[], list[Any]]:
     """Send ``packed`` now, an idempotent read, and return what reads its ``replies``
-    answers: the thread may work while Redis answers (and reads them when it is done),
-    but uses no other Redis command in between. Failures go as with ``round_trip``."""
+    answers: the thread may work while Redis answers (and reads them when it is done).
+    Failures go as with ``round_trip``. Answers nobody reads (the caller failed
+    meanwhile) are dropped by the thread's next command; one that comes in between
+    leaves the read to be sent again."""
     line = line_for(client)
     try:
         line.post(packed)
     except _Unsent:
         return lambda: line.exchange(packed, replies)  # once more, on a fresh connection
+    token = object()
+    line.asked = (token, replies)
 
     def answers() -> list[Any]:
+        if line.asked is None or line.asked[0] is not token:
+            return line.exchange(packed, replies)  # read and dropped meanwhile
+        line.asked = None
         try:
             return line.receive(replies)
         except (ConnectionError, TimeoutError):

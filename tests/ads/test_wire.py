@@ -423,3 +423,24 @@ def test_a_read_asked_and_refused_raises():
     with pytest.raises(ResponseError, match="WRONGTYPE"):
         wire.ask(client, wire.pack("HMGET", KEY, "f"), 1)()
     assert wire.round_trip(client, wire.pack("PING"), 1, idempotent=True) == [b"PONG"]
+
+
+def test_the_answer_of_a_read_asked_and_never_read_is_not_taken_for_the_next_one():
+    client = redis_client()
+    client.set(KEY, "asked")
+    client.set(KEY + ":next", "next")
+    wire.ask(client, wire.pack("GET", KEY), 1)  # its caller failed before reading it
+
+    got = wire.round_trip(client, wire.pack("GET", KEY + ":next"), 1, idempotent=True)
+
+    assert got == [b"next"]
+
+
+def test_a_read_asked_whose_answer_another_command_dropped_is_asked_again():
+    client = redis_client()
+    client.set(KEY, "asked")
+    answer = wire.ask(client, wire.pack("GET", KEY), 1)
+    assert wire.round_trip(client, wire.pack("PING"), 1, idempotent=True) == [b"PONG"]
+    client.set(KEY, "again")
+
+    assert answer() == [b"again"]
