@@ -669,6 +669,25 @@ class Engine:
         state = self._slow
         fresh = 0 <= stamp - state.read_at < SLOW_TTL
         slow = state.values if fresh else {}
+
+        def fill(
+            counts: Counts,
+            dynamics: dict[int, tuple[Reason | None, float]] | None,
+            pools: dict[tuple[Targeted, str], _Pool | None] | None,
+        ) -> Decision:
+            return _fill(
+                snap,
+                page,
+                targeted=targeted,
+                timed=timed,
+                counts=counts,
+                day_elapsed=day_fraction(now),
+                rng=rng,
+                explain=explain,
+                dynamics=dynamics,
+                pools=pools,
+            )
+
         for _attempt in range(2):
             unknown = [key for key in page.slot_keys if key not in snap.slots]
             if unknown and skip_unknown:
@@ -716,18 +735,7 @@ class Engine:
                             pools=live.pools,
                         )
                     # Fresh enough, and nothing else to read: no round trip at all.
-                    return _fill(
-                        snap,
-                        page,
-                        targeted=targeted,
-                        timed=timed,
-                        counts=counts,
-                        day_elapsed=day_fraction(now),
-                        rng=rng,
-                        explain=explain,
-                        dynamics=live.dynamics,
-                        pools=live.pools,
-                    )
+                    return fill(counts, live.dynamics, live.pools)
                 today_ids: Sequence[int] = near
                 today_keys: Sequence[str] = [keys.served_today(day, cid) for cid in near]
             elif explain or ttl <= 0:  # this page's, for this decision only
@@ -772,18 +780,7 @@ class Engine:
             else {},
             totals=totals,
         )
-        return _fill(
-            snap,
-            page,
-            targeted=targeted,
-            timed=timed,
-            counts=counts,
-            day_elapsed=day_fraction(now),
-            rng=rng,
-            explain=explain,
-            dynamics=dynamics,
-            pools=pools,
-        )
+        return fill(counts, dynamics, pools)
 
     def _reading_today(
         self, snap: Snapshot, day: dt.date
