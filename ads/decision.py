@@ -8,9 +8,10 @@ even pacing; the slot's own fallback fills what is left.
 The hot path reads an immutable in-process snapshot of the deliverable campaigns and
 the live counters it needs in at most one round trip (an ``MGET`` of the snapshot
 version and today's served counts, an ``HMGET`` of the reader's frequency counts): no
-SQL after warm-up. Today's served counts of a page's campaigns read less than
-``LITFASS_LIVE_COUNTS_TTL`` seconds ago are used again, unless one of them is near its
-daily cap; the reader's frequency counts are read whenever they matter. The snapshot is
+SQL after warm-up. Today's served counts of all campaigns, read together less than
+``LITFASS_LIVE_COUNTS_TTL`` seconds ago, are used again by every page, but those of a
+campaign near its daily cap; the reader's frequency counts are read whenever they matter
+(the page is filled while they come, and again should they change it). The snapshot is
 rebuilt when the version in the counter store changes; every relevant save and the
 rotation task bump it. Clock and random generator are parameters, so tests are
 deterministic.
@@ -418,7 +419,10 @@ class _Pool:
             for entry in group:
                 dynamic = dynamics.get(entry.id)
                 if dynamic is None:
-                    dynamic = dynamics[entry.id] = _dynamic(entry, counts, day_elapsed=day_elapsed)
+                    # (Another thread may have put it there meanwhile: theirs stays.)
+                    dynamic = dynamics.setdefault(
+                        entry.id, _dynamic(entry, counts, day_elapsed=day_elapsed)
+                    )
                 reason, weight = dynamic
                 if reason is None:
                     if weight <= 0:
@@ -612,8 +616,8 @@ class Engine:
         self._slow = _Slow()
         self._live_ttl = live_ttl  # (``None``: the setting)
         self._live: _Live | None = None
-        # The counter keys of ``Snapshot.reading_today``, for one snapshot version and day.
-        self._today_keys: tuple[int, dt.date, tuple[int, ...], tuple[str, ...]] | None = None
+        # The counter keys of ``Snapshot.reading_today``, for one snapshot and day.
+        self._today_keys: tuple[Snapshot, dt.date, tuple[int, ...], tuple[str, ...]] | None = None
 
     @property
     def live_ttl(self) -> float:
@@ -751,13 +755,16 @@ class Engine:
             if plain[0] == snap.version:
                 break
             snap = self.snapshot(now=now, version=plain[0])
+        # (Twice a new version: the counts read are of the one before the last, and
+        # this decision makes do with them; later ones read again.)
+        current = plain[0] == snap.version
         served = len(today_keys) + 1
         today = dict(zip(today_ids, plain[1:served], strict=True))
         dynamics, pools = None, None
         if usable:
             assert live is not None  # noqa: S101
             today = {**live.served, **today}  # those near their cap, just read
-        elif not (explain or ttl <= 0):
+        elif current and not (explain or ttl <= 0):
             live = self._live = _Live(
                 stamp, snap.version, day, today, _near_cap(snap.reading_today, today)
             )
@@ -787,10 +794,10 @@ class Engine:
     ) -> tuple[tuple[int, ...], tuple[str, ...]]:
         """The ids and today's served-count keys of every campaign that caps or paces."""
         found = self._today_keys
-        if found is None or found[:2] != (snap.version, day):
+        if found is None or found[0] is not snap or found[1] != day:
             ids = tuple(e.id for e in snap.reading_today)
             found = self._today_keys = (
-                snap.version,
+                snap,
                 day,
                 ids,
                 tuple(keys.served_today(day, cid) for cid in ids),
@@ -923,8 +930,9 @@ def _fill(
             assert pools is not None  # noqa: S101  (``drawing`` says so)
             found = pools.get((targeted, key), _UNBUILT)
             if found is _UNBUILT:
-                found = pools[(targeted, key)] = _Pool.build(
-                    targeted.tiers[key], counts, dynamics, day_elapsed
+                found = pools.setdefault(
+                    (targeted, key),
+                    _Pool.build(targeted.tiers[key], counts, dynamics, day_elapsed),
                 )
             if isinstance(found, _Pool):
                 entry = found.draw(rng)
@@ -949,8 +957,8 @@ def _fill(
                 if reason is None:
                     dynamic = dynamics.get(entry.id)
                     if dynamic is None:
-                        dynamic = dynamics[entry.id] = _dynamic(
-                            entry, counts, day_elapsed=day_elapsed
+                        dynamic = dynamics.setdefault(
+                            entry.id, _dynamic(entry, counts, day_elapsed=day_elapsed)
                         )
                     reason, weight = dynamic
                     if reason is None and entry.frequency_cap:

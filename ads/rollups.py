@@ -4,7 +4,9 @@ The flush reads the event stream from the last id it committed, adds the batch t
 rollups with ``INSERT ... ON CONFLICT DO UPDATE`` and moves its cursor in the same
 transaction. A worker killed mid-flush commits nothing, so the next flush reads the same
 events again; a flush retried after its commit finds the cursor moved and counts nothing
-twice. Flushed events are then trimmed from the stream (raw events are not kept).
+twice. Flushed events are then trimmed from the stream (raw events are not kept). A
+stream entry holds one event, or a page view's served events, a line each: a flush
+worker must be at least as new as the web processes that write the stream.
 
 Speed comes from counting cells, not events: a batch of 200,000 events over 10,000
 cells writes 20,000 rows, each in one statement per table (PostgreSQL's ``unnest`` of

@@ -362,7 +362,7 @@ def ask(client: redis.Redis, packed: bytes, replies: int) -> Callable[[], list[A
     line = line_for(client)
     try:
         line.post(packed)
-    except _Unsent:
+    except (ConnectionError, TimeoutError):
         return lambda: line.exchange(packed, replies)  # once more, on a fresh connection
     token = object()
     line.asked = (token, replies)

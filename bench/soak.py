@@ -635,7 +635,7 @@ def report(outcome: Outcome, facts: str) -> tuple[str, bool]:
         + (f"{statistics.median(recoveries):.2f} s |" if recoveries else "– |"),
         f"| first start → cursor moves | {outcome.first_recovery_s:.2f} s |",
         f"| drain after the producer stopped | {outcome.drain_s:.2f} s |",
-        f"| events left in the stream | {outcome.database['stream_left']} (≤ 1: the last "
+        f"| entries left in the stream | {outcome.database['stream_left']} (≤ 1: the last "
         "flushed id stays) |",
         "",
         "#### Reconciliation",

@@ -349,7 +349,7 @@ def _verify(expected: dict[str, Any], flushed: int, events: int, client: Any) ->
     if wrong:
         raise BenchError(f"the rollups do not add up (rolled up, sent): {wrong}")
     if client.xlen(STREAM) > 1:
-        raise BenchError(f"{client.xlen(STREAM)} events left in the stream after the flush")
+        raise BenchError(f"{client.xlen(STREAM)} entries left in the stream after the flush")
 
 
 def _empty_rollups() -> None:

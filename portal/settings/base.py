@@ -164,8 +164,9 @@ CORS_ALLOW_CREDENTIALS = False
 # "rate_limit". A page has a handful of slots, so a reader never comes close.
 LITFASS_TRACKING_RATE_LIMIT = env.int("LITFASS_TRACKING_RATE_LIMIT", default=60)
 
-# Events per flush transaction: bigger batches move more per second, smaller ones lose
-# less work when a worker dies mid-flush.
+# Stream entries per flush transaction (a page view's served events share one entry,
+# views and clicks have one each): bigger batches move more per second, smaller ones
+# lose less work when a worker dies mid-flush.
 LITFASS_FLUSH_BATCH = env.int("LITFASS_FLUSH_BATCH", default=200_000)
 
 # The public decision endpoint takes a small JSON body; anything larger is refused.

@@ -847,3 +847,15 @@ def test_one_draw_per_slot_picks_as_the_lottery_among_what_fits(monkeypatch):
         assert abs(seen / times - expected) < 0.025, (a, b, seen / times, expected)
     assert len(pairs) == 6
     assert len(draws) == 2 * (times + 1)  # every slot of every page began with one draw
+
+
+def test_a_campaign_added_without_a_new_version_is_read_after_forget(slot):
+    own = cached_engine()
+    own.decide(page(slot), now=at(0), rng=random.Random(1))
+    campaign = CampaignFactory.create(slots=[slot], daily_cap=5)
+    get_counters().set({keys.served_today(DAY, campaign.pk): 5})
+    own.forget()  # rebuilt under the same version
+
+    later = own.decide(page(slot), now=at(2), rng=random.Random(1))
+
+    assert later.slots["sidebar-top"].campaign is None  # its count was read: capped

@@ -444,3 +444,22 @@ def test_a_read_asked_whose_answer_another_command_dropped_is_asked_again():
     client.set(KEY, "again")
 
     assert answer() == [b"again"]
+
+
+def test_a_read_asked_when_the_connection_cannot_be_opened_is_tried_once_more(monkeypatch):
+    client = redis_client()
+    client.set(KEY, 7)
+    wire.line_for(client).close()
+    opened = wire._Line._open
+    failures = []
+
+    def once_refused(line):
+        if not failures:
+            failures.append(1)
+            raise ConnectionError("Connection refused")
+        opened(line)
+
+    monkeypatch.setattr(wire._Line, "_open", once_refused)
+
+    assert wire.ask(client, wire.pack("GET", KEY), 1)() == [b"7"]
+    assert failures == [1]
