@@ -451,7 +451,7 @@ def test_a_read_asked_when_the_connection_cannot_be_opened_is_tried_once_more(mo
     client.set(KEY, 7)
     wire.line_for(client).close()
     opened = wire._Line._open
-    failures = []
+    failures: list[int] = []
 
     def once_refused(line):
         if not failures:
