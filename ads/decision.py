@@ -417,13 +417,7 @@ class _Pool:
         for group in tiers:
             entries, cumulative, total = [], [], 0.0
             for entry in group:
-                dynamic = dynamics.get(entry.id)
-                if dynamic is None:
-                    # (Another thread may have put it there meanwhile: theirs stays.)
-                    dynamic = dynamics.setdefault(
-                        entry.id, _dynamic(entry, counts, day_elapsed=day_elapsed)
-                    )
-                reason, weight = dynamic
+                reason, weight = _dynamic_of(entry, counts, dynamics, day_elapsed)
                 if reason is None:
                     if weight <= 0:
                         return None  # (the lottery draws evenly then: not by weight)
@@ -678,6 +672,7 @@ class Engine:
             counts: Counts,
             dynamics: dict[int, tuple[Reason | None, float]] | None,
             pools: dict[tuple[Targeted, str], _Pool | None] | None,
+            draws: random.Random = rng,
         ) -> Decision:
             return _fill(
                 snap,
@@ -686,7 +681,7 @@ class Engine:
                 timed=timed,
                 counts=counts,
                 day_elapsed=day_fraction(now),
-                rng=rng,
+                rng=draws,
                 explain=explain,
                 dynamics=dynamics,
                 pools=pools,
@@ -728,15 +723,11 @@ class Engine:
                         frequency_hash = keys.frequency_hash(day, page.visitor_key)
                         return _fill_asking(
                             counters.ask_groups((), [(frequency_hash, targeted.frequency_fields)]),
-                            snap,
-                            page,
-                            targeted=targeted,
-                            timed=timed,
-                            counts=replace(counts, assumed={}),
-                            day_elapsed=day_fraction(now),
-                            rng=rng,
-                            dynamics=live.dynamics,
-                            pools=live.pools,
+                            fill,
+                            live,
+                            replace(counts, assumed={}),
+                            targeted.frequency_capped,
+                            rng,
                         )
                     # Fresh enough, and nothing else to read: no round trip at all.
                     return fill(counts, live.dynamics, live.pools)
@@ -805,21 +796,29 @@ class Engine:
         return found[2], found[3]
 
 
+# A fill of the page: counts, the shared verdicts and pools, the draws.
+_Fill = Callable[
+    [
+        Counts,
+        dict[int, tuple[Reason | None, float]] | None,
+        dict[tuple[Targeted, str], _Pool | None] | None,
+        random.Random,
+    ],
+    Decision,
+]
+
+
 def _fill_asking(
     answer: Callable[[], tuple[list[int], list[list[int]]]],
-    snap: Snapshot,
-    page: PageContext,
-    *,
-    targeted: Targeted,
-    timed: dict[int, Reason],
+    fill: _Fill,
+    live: _Live,
     counts: Counts,
-    day_elapsed: float,
+    frequency_capped: tuple[int, ...],
     rng: random.Random,
-    dynamics: dict[int, tuple[Reason | None, float]],
-    pools: dict[tuple[Targeted, str], _Pool | None],
 ) -> Decision:
-    """Fill the page while the reader's frequency counts are on their way (``answer``),
-    assuming none, then check that the counts read let the decision stand.
+    """Fill the page (``fill``, sharing ``live``'s verdicts and pools) while the reader's
+    frequency counts (of ``frequency_capped``) are on their way (``answer``), assuming
+    none, then check that the counts read let the decision stand.
 
     Both fills draw from one generator seeded alike, so with the same verdicts they
     make the same draws: a decision that stands is the one the counts would have made,
@@ -827,33 +826,15 @@ def _fill_asking(
     readers are far from a frequency cap, and a page filled meanwhile saves waiting for
     Redis: on a busy machine a wait costs more than the fill."""
     seed = rng.getrandbits(64)
-    decision = _fill(
-        snap,
-        page,
-        targeted=targeted,
-        timed=timed,
-        counts=counts,
-        day_elapsed=day_elapsed,
-        rng=random.Random(seed),  # noqa: S311  (a lottery, not a secret)
-        explain=False,
-        dynamics=dynamics,
-        pools=pools,
-    )
+    draws = random.Random(seed)  # noqa: S311  (a lottery, not a secret)
+    decision = fill(counts, live.dynamics, live.pools, draws)
     _plain, (found,) = answer()
-    frequency = dict(zip(targeted.frequency_capped, found, strict=True))
+    frequency = dict(zip(frequency_capped, found, strict=True))
     if counts.confirmed_by(frequency):
         return decision
-    return _fill(
-        snap,
-        page,
-        targeted=targeted,
-        timed=timed,
-        counts=replace(counts, frequency=frequency, assumed=None),
-        day_elapsed=day_elapsed,
-        rng=random.Random(seed),  # noqa: S311
-        explain=False,
-        dynamics=dynamics,
-        pools=pools,
+    draws = random.Random(seed)  # noqa: S311
+    return fill(
+        replace(counts, frequency=frequency, assumed=None), live.dynamics, live.pools, draws
     )
 
 
@@ -875,6 +856,34 @@ def _dynamic(
             return Reason.PACED, 0.0
         weight *= pace_factor(entry.daily_target, served, day_elapsed=day_elapsed)
     return None, weight
+
+
+def _dynamic_of(
+    entry: CampaignEntry,
+    counts: Counts,
+    dynamics: dict[int, tuple[Reason | None, float]],
+    day_elapsed: float,
+) -> tuple[Reason | None, float]:
+    """``_dynamic``, kept in ``dynamics`` for the decisions on the same counts."""
+    dynamic = dynamics.get(entry.id)
+    if dynamic is None:
+        # (Another thread may have put it there meanwhile: theirs stays.)
+        dynamic = dynamics.setdefault(entry.id, _dynamic(entry, counts, day_elapsed=day_elapsed))
+    return dynamic
+
+
+def _misfit(
+    entry: CampaignEntry, on_page: _Page, slot: Slot, page: PageContext, counts: Counts
+) -> Reason | None:
+    """Why a campaign that caps, goals and pacing let through cannot fill this slot of
+    the page: the reader has seen it often enough, or it clashes with what is there."""
+    reason = None
+    if entry.frequency_cap:
+        reason = _frequency_reason(entry, page, counts, on_page.campaigns.get(entry.id, 0))
+    # Nothing on the page yet: nothing for the campaign to clash with.
+    if reason is None and on_page.campaigns:
+        reason = _page_reason(entry, on_page, slot, page)
+    return reason
 
 
 def _frequency_reason(
@@ -936,13 +945,8 @@ def _fill(
                 )
             if isinstance(found, _Pool):
                 entry = found.draw(rng)
-                shown = on_page.campaigns.get(entry.id, 0)
-                reason = (
-                    _frequency_reason(entry, page, counts, shown) if entry.frequency_cap else None
-                )
-                if reason is None and on_page.campaigns:
-                    reason = _page_reason(entry, on_page, slot, page)
-                promotion = None if reason else _creative(entry, slot, on_page, counts, rng)
+                misfit = _misfit(entry, on_page, slot, page, counts)
+                promotion = None if misfit else _creative(entry, slot, on_page, counts, rng)
                 if promotion is not None:
                     chosen = (entry, promotion)
         # Campaigns that targeting rules out only matter when the verdicts are wanted.
@@ -955,18 +959,8 @@ def _fill(
                 )
                 weight = 0.0
                 if reason is None:
-                    dynamic = dynamics.get(entry.id)
-                    if dynamic is None:
-                        dynamic = dynamics.setdefault(
-                            entry.id, _dynamic(entry, counts, day_elapsed=day_elapsed)
-                        )
-                    reason, weight = dynamic
-                    if reason is None and entry.frequency_cap:
-                        shown = on_page.campaigns.get(entry.id, 0)
-                        reason = _frequency_reason(entry, page, counts, shown)
-                    # Nothing on the page yet: nothing for the campaign to clash with.
-                    if reason is None and on_page.campaigns:
-                        reason = _page_reason(entry, on_page, slot, page)
+                    reason, weight = _dynamic_of(entry, counts, dynamics, day_elapsed)
+                    reason = reason or _misfit(entry, on_page, slot, page, counts)
                 if reason is None:
                     pool.append((entry, weight))
                 elif explain:
