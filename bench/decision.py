@@ -47,6 +47,7 @@ from bench.harness import (
     REPO_ROOT,
     BenchError,
     Comparison,
+    CpuMeter,
     Row,
     compare_http,
     ensure_wrk,
@@ -81,6 +82,10 @@ SEED = 20_260_610
 OPEN_LOOP_RATE = 400.0
 # On a quiet machine the generator is at most 1-2 ms late at p99 (timer granularity).
 LAG_WARNING_MS = 5.0
+
+# The subject's pages of one kind only, measured beside it (never judged by the target).
+WITHOUT_CONSENT = "without consent"
+WITH_CONSENT = "with consent (the reader's frequency counts read)"
 
 TARGET_THROUGHPUT_RATIO = 0.60
 TARGET_P99_MS = 10.0
@@ -1003,22 +1008,29 @@ class Results:
 def report(r: Results) -> str:
     c = r.comparison
     ratio = c.subject.requests_per_second / c.baseline.requests_per_second
+    subject_label = f"`POST {DECISIONS_PATH}`, 4 slots"
     throughput = markdown_table(
         "Decision endpoint: throughput vs. minimal JSON view (wrk, closed loop)",
         [
             Row(f"baseline: JSON view `{BASELINE_PATH}`", c.baseline),
-            Row(f"`POST {DECISIONS_PATH}`, 4 slots", c.subject),
+            Row(subject_label, c.subject),
+            *(Row(f"the same, pages {label} only", m) for label, m in c.variants.items()),
         ],
         facts=r.facts,
         notes=[
             f"Load: wrk {c.threads} threads, {c.connections} connections, {c.rounds} "
             f"interleaved rounds of {c.seconds:g} s per URL (baseline first in each round), "
             f"after {r.warmup_seconds:g} s unmeasured of each; medians over rounds. The "
-            f"subject POSTs {PAGES} different pages in turn (a Lua script).",
+            f"subject POSTs {PAGES} different pages in turn (a Lua script); its rows of one "
+            f"kind of page only, measured in the same rounds after it, show what each kind "
+            f"costs and are not what the target judges.",
             f"Target: endpoint ≥ {TARGET_THROUGHPUT_RATIO:.0%} of the baseline's req/s: "
             f"{_verdict(ratio >= TARGET_THROUGHPUT_RATIO)} ({ratio:.0%}).",
         ],
     )
+    sections = [throughput]
+    if c.cpu:
+        sections.append(cpu_table(c, subject_label))
     b, s = r.open_baseline, r.open_subject
     open_lines = [
         f"### Decision endpoint: latency at a constant {OPEN_LOOP_RATE:g} req/s (open loop)",
@@ -1170,9 +1182,45 @@ def report(r: Results) -> str:
     data_lines = ["### Set-up"]
     for note in data_notes:
         data_lines.extend(["", note])
-    sections = [throughput, *("\n".join(lines) for lines in (open_lines, engine_lines))]
+    sections += ["\n".join(lines) for lines in (open_lines, engine_lines)]
     sections += ["\n".join(targets), "\n".join(data_lines)]
     return "\n\n".join(sections)
+
+
+def cpu_table(c: Comparison, subject_label: str) -> str:
+    """Where the CPU time of a request went, in the throughput rounds."""
+    baseline = c.cpu["baseline"]
+    lines = [
+        "### Decision endpoint: CPU time per request (wrk rounds above)",
+        "",
+        "| what | gunicorn µs | Redis µs | rest of the machine µs | machine µs "
+        "| ratio to baseline (machine) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    labels = {
+        "baseline": f"baseline: JSON view `{BASELINE_PATH}`",
+        "subject": subject_label,
+        **{label: f"the same, pages {label} only" for label in c.variants},
+    }
+    for what, label in labels.items():
+        cpu = c.cpu[what]
+        redis = "n/a" if cpu.redis_us is None else f"{cpu.redis_us:.0f}"
+        lines.append(
+            f"| {label} | {cpu.server_us:.0f} | {redis} | {cpu.rest_us:.0f} "
+            f"| {cpu.machine_us:.0f} | {cpu.machine_us / baseline.machine_us:.2f} |"
+        )
+    notes = [
+        "Measured from `/proc` over each wrk round and divided by the requests answered; "
+        "medians over rounds, each column on its own. gunicorn: the master and its workers; "
+        "Redis: the server process, all its clients (n/a when it runs elsewhere); the rest: "
+        "whatever else kept the CPUs busy, mostly wrk and the kernel's loopback traffic. "
+        f"With {c.threads} wrk threads keeping both CPUs busy, req/s follow the machine "
+        "column: a ratio of req/s of 0.60 needs a request to cost roughly at most 1/0.60 of the "
+        "baseline's machine time.",
+    ]
+    for note in notes:
+        lines.extend(["", note])
+    return "\n".join(lines)
 
 
 def run(*, quick: bool = False) -> str:
@@ -1241,6 +1289,13 @@ def run(*, quick: bool = False) -> str:
             )
             state.restore()
             script = wrk_script(pages, directory / "decisions.lua")
+            variants = [
+                (label, wrk_script([p for p in pages if p.consent == consent], directory / name))
+                for label, consent, name in (
+                    (WITHOUT_CONSENT, False, "without-consent.lua"),
+                    (WITH_CONSENT, True, "with-consent.lua"),
+                )
+            ]
             with serve(BENCH_SETTINGS, workers=WORKERS, env=env) as base_url:
                 cold = time.perf_counter()
                 checked = check_endpoint(base_url, pages)
@@ -1254,6 +1309,10 @@ def run(*, quick: bool = False) -> str:
                     subject_script=script,
                     warmup_seconds=warmup_seconds,
                     before_round=state.restore,
+                    variants=[
+                        (label, base_url + DECISIONS_PATH, variant) for label, variant in variants
+                    ],
+                    cpu=CpuMeter.create(base_url, services.redis_url),
                 )
                 open_baseline, open_subject = compare_open_loop(
                     base_url + DECISIONS_PATH,

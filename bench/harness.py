@@ -20,7 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -67,6 +67,21 @@ class Medians:
 
 
 @dataclass(frozen=True)
+class CpuPerRequest:
+    """CPU time per request answered in one wrk round (µs): the server's processes,
+    Redis's (``None`` when it runs on another machine), and the rest of what kept the
+    machine busy meanwhile (the load generator, the kernel's network work, neighbours)."""
+
+    server_us: float
+    redis_us: float | None
+    rest_us: float
+
+    @property
+    def machine_us(self) -> float:
+        return self.server_us + (self.redis_us or 0.0) + self.rest_us
+
+
+@dataclass(frozen=True)
 class Comparison:
     baseline: Medians
     subject: Medians
@@ -75,6 +90,11 @@ class Comparison:
     connections: int
     threads: int
     machine: str
+    # Further subjects (``compare_http``'s ``variants``), by label.
+    variants: Mapping[str, Medians] = field(default_factory=dict)
+    # Medians over rounds, by "baseline", "subject" and the variants' labels; empty
+    # without a ``CpuMeter``.
+    cpu: Mapping[str, CpuPerRequest] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -124,6 +144,99 @@ def free_port() -> int:
         sock.bind((LOOPBACK, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+@dataclass(frozen=True)
+class CpuTimes:
+    """Cumulative CPU seconds (see ``CpuMeter``)."""
+
+    server: float
+    redis: float | None
+    machine: float
+
+
+class CpuMeter:
+    """Reads, from ``/proc``, the CPU time used so far by the gunicorn serving on
+    ``port`` (its master, its live workers and those it has reaped), by the Redis at
+    ``redis_url`` when it runs on this machine, and by the whole machine (busy time:
+    user, nice, system, interrupts; not idle, I/O wait or time stolen by a hypervisor).
+    Linux only: elsewhere ``CpuMeter.create`` answers ``None``."""
+
+    def __init__(self, port: int, redis_pid: int | None) -> None:
+        self.port = port
+        self.redis_pid = redis_pid
+        self.tick = float(os.sysconf("SC_CLK_TCK"))
+
+    @classmethod
+    def create(cls, base_url: str, redis_url: str | None = None) -> CpuMeter | None:
+        if not Path("/proc/stat").exists():
+            return None
+        port = urlsplit(base_url).port
+        if port is None:
+            raise ValueError(f"no port in {base_url!r}")
+        return cls(port, _local_redis_pid(redis_url) if redis_url else None)
+
+    def read(self) -> CpuTimes:
+        server = 0.0
+        for pid in self._server_pids():
+            fields = _stat_fields(pid)
+            if fields is not None:
+                # utime, stime, and for the master its reaped workers' (cutime, cstime).
+                server += sum(int(v) for v in fields[11:15]) / self.tick
+        redis = None
+        if self.redis_pid is not None:
+            fields = _stat_fields(self.redis_pid)
+            redis = sum(int(v) for v in fields[11:13]) / self.tick if fields else None
+        with open("/proc/stat", encoding="ascii") as stat:
+            cpu = stat.readline().split()[1:]
+        user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in cpu[:7])
+        return CpuTimes(server, redis, (user + nice + system + irq + softirq) / self.tick)
+
+    def _server_pids(self) -> list[int]:
+        bind = f"{LOOPBACK}:{self.port}".encode()
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                command = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue  # ended meanwhile
+            if bind in command and any(b"gunicorn" in part for part in command):
+                pids.append(int(entry.name))
+        return pids
+
+    def per_request(self, before: CpuTimes, after: CpuTimes, requests: int) -> CpuPerRequest:
+        server = (after.server - before.server) / requests * 1e6
+        redis = None
+        if after.redis is not None and before.redis is not None:
+            redis = (after.redis - before.redis) / requests * 1e6
+        machine = (after.machine - before.machine) / requests * 1e6
+        return CpuPerRequest(server, redis, max(0.0, machine - server - (redis or 0.0)))
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """``/proc/<pid>/stat`` after the command name (which may hold spaces): field 3 on."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()
+
+
+def _local_redis_pid(redis_url: str) -> int | None:
+    """The pid of the Redis at ``redis_url`` if it runs on this machine, else ``None``."""
+    import redis
+
+    host = urlsplit(redis_url).hostname
+    if urlsplit(redis_url).scheme != "unix" and host not in (LOOPBACK, "localhost", "::1"):
+        return None
+    pid = int(redis.Redis.from_url(redis_url, socket_timeout=30).info("server")["process_id"])
+    try:
+        name = Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return None  # another machine's (or a container's) pid
+    return pid if name.startswith("redis") else None
 
 
 def http_status(url: str, *, timeout: float = 5.0) -> int:
@@ -325,20 +438,27 @@ def compare_http(
     subject_script: Path | None = None,
     warmup_seconds: float = 1,
     before_round: Callable[[], None] | None = None,
+    variants: Sequence[tuple[str, str, Path | None]] = (),
+    cpu: CpuMeter | None = None,
 ) -> Comparison:
     """Interleaved rounds B,S,B,S,... of wrk against baseline and subject; their medians.
 
     With ``subject_script`` (a wrk Lua file, e.g. for a POST) the caller checks that the
     subject answers 200; a plain GET subject is checked here. ``before_round`` runs before
     every round of either, e.g. to reset state the subject changes as it is loaded.
+    ``variants`` (label, URL, script) are further subjects, in every round after the
+    subject. With ``cpu``, each round also measures where the CPU time went.
     """
     machine = machine_facts()
     baseline: list[WrkResult] = []
     subject: list[WrkResult] = []
+    others: dict[str, list[WrkResult]] = {label: [] for label, _url, _script in variants}
+    spent: dict[str, list[CpuPerRequest]] = {}
     # Baseline first in every round.
     contestants = (
         ("baseline", baseline_url, None, baseline),
         ("subject", subject_url, subject_script, subject),
+        *((label, url, script, others[label]) for label, url, script in variants),
     )
     for _what, url, script, _results in contestants:
         if script is None:
@@ -352,9 +472,14 @@ def compare_http(
             if before_round is not None:
                 before_round()
             _progress(f"round {n}/{rounds}: {what} {url}")
-            results.append(
-                wrk(url, seconds=seconds, connections=connections, threads=threads, script=script)
+            before = cpu.read() if cpu is not None else None
+            result = wrk(
+                url, seconds=seconds, connections=connections, threads=threads, script=script
             )
+            if cpu is not None and before is not None:
+                per_request = cpu.per_request(before, cpu.read(), result.requests)
+                spent.setdefault(what, []).append(per_request)
+            results.append(result)
     return Comparison(
         baseline=_medians(baseline),
         subject=_medians(subject),
@@ -363,6 +488,17 @@ def compare_http(
         connections=connections,
         threads=threads,
         machine=machine,
+        variants={label: _medians(results) for label, results in others.items()},
+        cpu={what: _cpu_medians(values) for what, values in spent.items()},
+    )
+
+
+def _cpu_medians(values: Sequence[CpuPerRequest]) -> CpuPerRequest:
+    redis = [v.redis_us for v in values if v.redis_us is not None]
+    return CpuPerRequest(
+        server_us=statistics.median(v.server_us for v in values),
+        redis_us=statistics.median(redis) if len(redis) == len(values) else None,
+        rest_us=statistics.median(v.rest_us for v in values),
     )
 
 
