@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
+from django.contrib.auth.models import AnonymousUser
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, permissions
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
@@ -36,7 +37,9 @@ class AdvertiserKeyAuthentication(BaseAuthentication):
             ) from None
         if api_key.has_expired:
             raise exceptions.AuthenticationFailed(_("Der Schlüssel ist abgelaufen."))
-        return request._request.user, api_key
+        # The key acts for its advertiser alone: not for whoever is logged in beside it
+        # (and their session is not even looked up).
+        return AnonymousUser(), api_key
 
     def authenticate_header(self, request: Request) -> str:
         return KEYWORD

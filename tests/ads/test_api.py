@@ -82,6 +82,23 @@ def test_revoked_expired_or_wrong_keys_are_refused(advertiser, change):
     assert response["Content-Type"] == PROBLEM
 
 
+def test_a_key_acts_for_its_advertiser_not_for_a_login_beside_it(advertiser, rf):
+    from rest_framework.request import Request
+
+    from ads.api.auth import AdvertiserKeyAuthentication
+
+    _key, secret = AdvertiserAPIKey.objects.create_key(name="Test", advertiser=advertiser)
+    request = rf.get("/api/v1/campaigns", HTTP_AUTHORIZATION=f"Api-Key {secret}")
+    request.user = UserFactory.create(is_staff=True)
+
+    found = AdvertiserKeyAuthentication().authenticate(Request(request))
+
+    assert found is not None
+    user, key = found
+    assert not user.is_authenticated
+    assert key.advertiser == advertiser
+
+
 def test_keys_are_stored_hashed(advertiser):
     key, secret = AdvertiserAPIKey.objects.create_key(name="Test", advertiser=advertiser)
 
