@@ -41,20 +41,29 @@ ERRORS = {
 }
 
 
+# What an operation open to everyone (``security: [{}]``) never answers: it takes no
+# credentials, and it has no objects of one advertiser to hide from another.
+NOT_PUBLIC = frozenset({"401", "403", "404"})
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+
+
 def add_problem_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-    """Document the problem+json errors every operation can answer."""
+    """Document the problem+json errors each operation can answer."""
     result.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM
-    reference = {"$ref": "#/components/schemas/Problem"}
     for operations in result.get("paths", {}).values():
         for operation in operations.values():
+            public = {} in operation.get("security", ())
             for status, description in ERRORS.items():
-                operation["responses"].setdefault(
-                    status,
-                    {
-                        "description": description,
-                        "content": {"application/problem+json": {"schema": reference}},
-                    },
-                )
+                if not (public and status in NOT_PUBLIC):
+                    operation["responses"].setdefault(status, _problem(description))
     return result
 
 
@@ -134,7 +143,12 @@ DECISIONS = {
                 }
             },
         },
+        # Its own errors: it is no DRF view, so it is not throttled (see ``add_decisions``).
         "responses": {
+            "400": _problem(
+                "Ungültige Anfrage: kein JSON-Objekt, zu groß, unbekannte Felder oder Slots "
+                "(mit `errors` je Feld)."
+            ),
             "200": {
                 "description": "Je Slot die Entscheidung.",
                 "content": {
@@ -154,6 +168,7 @@ DECISIONS = {
 
 def add_decisions(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     """The decision endpoint is a plain Django view (it is on every page view's path);
-    describe it here so the schema lists every endpoint."""
+    describe it here so the schema lists every endpoint. After ``add_problem_responses``:
+    it answers only the errors it lists itself."""
     result.setdefault("paths", {})["/api/v1/decisions"] = DECISIONS
     return result

@@ -150,8 +150,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "ads.api.schema.add_decisions",
         "ads.api.schema.add_problem_responses",
+        "ads.api.schema.add_decisions",
     ],
 }
 

@@ -352,6 +352,21 @@ def test_schema_documents_every_operation_with_the_api_key(client):
             assert operation.get("summary"), (method, path)
 
 
+def test_schema_lists_the_errors_each_operation_can_answer(client):
+    paths = _schema(client)["paths"]
+
+    campaigns = paths["/api/v1/campaigns/{id}"]["get"]["responses"]
+    assert {"400", "401", "403", "404", "429"} <= set(campaigns)
+    # Open to everyone: no credentials to refuse, nothing of another advertiser to hide.
+    inquiries = paths["/api/v1/inquiries"]["post"]["responses"]
+    assert set(inquiries) == {"201", "400", "429"}
+    # A plain Django view, not throttled.
+    decisions = paths["/api/v1/decisions"]["post"]["responses"]
+    assert set(decisions) == {"200", "400"}
+    problem = decisions["400"]["content"]["application/problem+json"]["schema"]
+    assert problem == {"$ref": "#/components/schemas/Problem"}
+
+
 @pytest.mark.parametrize("page", ["docs", "redoc"])
 def test_api_docs_are_served_without_a_cdn(client, page):
     html = client.get(reverse(f"api:{page}")).content.decode()
