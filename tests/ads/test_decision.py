@@ -712,7 +712,8 @@ def test_a_readers_page_filled_while_the_counts_come_is_the_one_they_make(monkey
         return outcomes[-1]
 
     def filled_on(frequency: dict[int, int], rng: random.Random):
-        """What the engine's fill makes of the reader's counts read first."""
+        """What the engine's fill makes of the reader's counts read first: on verdicts
+        and pools of its own, so that the engine's shared ones are checked too."""
         snap = asking.snapshot(now=at(0.1))
         local = at(0.1).astimezone(BERLIN)
         live = asking._live
@@ -726,8 +727,8 @@ def test_a_readers_page_filled_while_the_counts_come_is_the_one_they_make(monkey
             day_elapsed=day_fraction(at(0.1)),
             rng=rng,
             explain=False,
-            dynamics=live.dynamics,
-            pools=live.pools,
+            dynamics={},
+            pools={},
         )
 
     monkeypatch.setattr(Counts, "confirmed_by", spied)
