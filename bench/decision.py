@@ -771,14 +771,19 @@ def time_engine(*, rounds: int, iterations: int) -> dict[str, Any]:
             for n in range(iterations):
                 step(n)
             timings[name].append((time.perf_counter() - started) / iterations * 1e6)
+    mgets = [len(plain) for plain, _hashes in reads if plain]
+    hmgets = [n for _plain, hashes in reads if (n := sum(len(f) for _h, f in hashes))]
     return {
         "us": timings,
         "iterations": iterations,
         "rounds": rounds,
         "round_trips": round_trips,
         "calls": {name: count / sample for name, count in calls.commands.items()},
-        "keys": statistics.mean(len(plain) for plain, _hashes in reads),
-        "fields": statistics.mean(sum(len(f) for _h, f in hashes) for _plain, hashes in reads),
+        # Over the reads that have an ``MGET`` resp. an ``HMGET``: most have only one.
+        "mget_share": len(mgets) / len(reads),
+        "keys": statistics.mean(mgets) if mgets else 0.0,
+        "hmget_share": len(hmgets) / len(reads),
+        "fields": statistics.mean(hmgets) if hmgets else 0.0,
         "considered": considered,
         "fills": fills,
         "sample": sample,
@@ -1110,9 +1115,11 @@ def report(r: Results) -> str:
         f"interleaved in every round, over the same {PAGES} pages as the HTTP load; median "
         f"over rounds. The snapshot was built before (first decision: "
         f"{e['snapshot_ms']:.0f} ms); a page's 4 slots have {e['considered']:.0f} distinct "
-        f"campaigns booked, and a decision that reads its counters reads {e['keys']:.1f} "
-        f"keys (`MGET`) and {e['fields']:.1f} fields of the reader's frequency hash "
-        f"(`HMGET`), pipelined. It reads them when the reader's frequency counts are needed "
+        f"campaigns booked. Of the reads decisions made, {e['mget_share']:.0%} had an "
+        f"`MGET` ({e['keys']:.1f} keys on average: the version, served and goal counts) and "
+        f"{e['hmget_share']:.0%} an `HMGET` of the reader's frequency hash "
+        f"({e['fields']:.1f} fields on average), pipelined when both. It reads when the "
+        f"reader's frequency counts are needed "
         f"(consent; the page is filled meanwhile), for campaigns near their daily cap, or "
         f"when the process's served counts (every campaign's, read together) are older "
         f"than `LITFASS_LIVE_COUNTS_TTL` ({e['live_ttl']:g} s; the clock runs as time "
