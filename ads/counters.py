@@ -12,6 +12,8 @@ them. The embedded default keeps them in the database (``LiveCounter``, one row 
 key), which is slower but needs nothing running.
 
 These counters steer delivery; what advertisers are billed for comes from the rollups.
+Should Redis lose them, the rotation raises them to the rollups' again
+(``ads.rotation.restore_from_rollups``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ from .models import LiveCounter
 
 PREFIX = "litfass:ads"
 VERSION_KEY = f"{PREFIX}:version"
+# Written once the live counters hold at least what the rollups hold; gone with them when
+# Redis loses its data (``ads.rotation.restore_from_rollups``).
+RESTORED_KEY = f"{PREFIX}:restored-at"
 # Day keys outlive their day so late readers (a flush, a report) still find them.
 DAY_TTL = dt.timedelta(days=3)
 
@@ -104,7 +109,12 @@ class Counters(Protocol):
         """Increment ``key`` by one and return the new value."""
 
     def set(self, values: Mapping[str, int]) -> None:
-        """Overwrite keys (used when counters are reconciled from the rollups)."""
+        """Overwrite keys."""
+
+    def raise_to(self, floors: Mapping[str, int], *, expiring: str, ttl: dt.timedelta) -> int:
+        """Raise each plain key to at least its floor, never lower one: increments made
+        meanwhile stay. Keys starting with ``expiring`` that have no time to live get
+        ``ttl``. Returns how many keys were raised."""
 
 
 class RedisCounters:
@@ -179,6 +189,39 @@ class RedisCounters:
                 pipe.set(redis_key, value)
         pipe.execute()
 
+    def raise_to(self, floors: Mapping[str, int], *, expiring: str, ttl: dt.timedelta) -> int:
+        raise_to = self.client.register_script(_RAISE_TO)
+        items = list(floors.items())
+        raised = 0
+        for start in range(0, len(items), _RAISE_BATCH):
+            batch = items[start : start + _RAISE_BATCH]
+            raised += int(
+                raise_to(
+                    keys=[key for key, _floor in batch],
+                    args=[expiring, int(ttl.total_seconds()), *(f for _key, f in batch)],
+                )
+            )
+        return raised
+
+
+# One key at a time is atomic against the increments of page views and clicks.
+_RAISE_TO = """
+local raised = 0
+for i, key in ipairs(KEYS) do
+  local floor = tonumber(ARGV[i + 2])
+  local value = tonumber(redis.call('GET', key) or '0')
+  if value < floor then
+    redis.call('INCRBY', key, floor - value)
+    raised = raised + 1
+  end
+  if string.sub(key, 1, #ARGV[1]) == ARGV[1] and redis.call('TTL', key) == -1 then
+    redis.call('EXPIRE', key, ARGV[2])
+  end
+end
+return raised
+"""
+_RAISE_BATCH = 1000
+
 
 class DatabaseCounters:
     def read(self, keys: Sequence[str]) -> list[int]:
@@ -236,6 +279,19 @@ class DatabaseCounters:
         with transaction.atomic():
             for key, value in values.items():
                 LiveCounter.objects.update_or_create(key=key, defaults={"value": value})
+
+    def raise_to(self, floors: Mapping[str, int], *, expiring: str, ttl: dt.timedelta) -> int:
+        with transaction.atomic():
+            keys = list(floors)
+            # Locked, so that a page view's increment waits rather than is lost.
+            list(LiveCounter.objects.select_for_update().filter(key__in=keys))
+            short = {
+                key: floors[key] - value
+                for key, value in zip(keys, self.read(keys), strict=True)
+                if value < floors[key]
+            }
+            self.add(short, expiring=expiring, ttl=ttl)
+        return len(short)
 
 
 @functools.cache

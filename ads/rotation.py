@@ -8,15 +8,18 @@ the second finds nothing left to do.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from . import counters as keys
-from .counters import Counters, bump_version, get_counters
+from .counters import DAY_TTL, RESTORED_KEY, Counters, bump_version, get_counters
 from .decision import berlin_day
-from .models import Campaign, LiveCounter
+from .models import Campaign, CampaignPromotion, DailyRollup, LiveCounter
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -27,6 +30,9 @@ class RotationReport:
     uncapped: list[int] = field(default_factory=list)
     repaced: list[int] = field(default_factory=list)
     version: int | None = None
+    # Live counters raised to the rollups' (``restore_from_rollups``); ``None`` when
+    # they had not been lost.
+    restored: int | None = None
 
     @property
     def changed(self) -> bool:
@@ -75,6 +81,13 @@ def rotate(*, now: dt.datetime, counters: Counters | None = None) -> RotationRep
             | Q(status=Campaign.Status.PAUSED, pause_reason=Campaign.PauseReason.DAILY_CAP)
         ).exclude(ended)
     )
+    if not counters.read([RESTORED_KEY])[0]:
+        # Every campaign that may deliver again: the paused by hand too.
+        active = Campaign.objects.filter(
+            status__in=(Campaign.Status.LIVE, Campaign.Status.PAUSED, Campaign.Status.SCHEDULED)
+        ).values_list("pk", flat=True)
+        report.restored = restore_from_rollups(list(active), today=today, counters=counters)
+        counters.set({RESTORED_KEY: int(now.timestamp())})
     wanted: list[str] = []
     for campaign in running:
         wanted += [
@@ -113,6 +126,49 @@ def rotate(*, now: dt.datetime, counters: Counters | None = None) -> RotationRep
     if report.changed:
         report.version = bump_version()
     return report
+
+
+def restore_from_rollups(ids: list[int], *, today: dt.date, counters: Counters) -> int:
+    """Raise the live counters of the campaigns ``ids`` and their promotions to at least what
+    the rollups hold: served and clicks in all and today.
+
+    Needed when Redis lost its data (restarted without persistence, flushed): the
+    counters would start again from zero, and a campaign would deliver its goal or its
+    daily cap once more. The rotation notices by ``RESTORED_KEY`` being gone and calls
+    this before it reads them. What was not flushed yet is lost with Redis (the README
+    on persistence), and so are the readers' frequency counts of the day."""
+    rollups = DailyRollup.objects.filter(campaign_id__in=ids)
+    floors: dict[str, int] = {}
+    for row in rollups.values("campaign_id").annotate(served=Sum("served"), clicks=Sum("clicks")):
+        floors[keys.served_total(row["campaign_id"])] = row["served"]
+        floors[keys.clicks_total(row["campaign_id"])] = row["clicks"]
+    for row in (
+        rollups.filter(day=today)
+        .values("campaign_id")
+        .annotate(served=Sum("served"), clicks=Sum("clicks"))
+    ):
+        floors[keys.served_today(today, row["campaign_id"])] = row["served"]
+        floors[keys.clicks_today(today, row["campaign_id"])] = row["clicks"]
+    promotions = CampaignPromotion.objects.filter(campaign_id__in=ids).values("promotion_id")
+    for row in (
+        DailyRollup.objects.filter(promotion_id__in=promotions)
+        .values("promotion_id")
+        .annotate(served=Sum("served"), clicks=Sum("clicks"))
+    ):
+        floors[keys.promotion_served(row["promotion_id"])] = row["served"]
+        floors[keys.promotion_clicks(row["promotion_id"])] = row["clicks"]
+    raised = counters.raise_to(
+        {key: floor for key, floor in floors.items() if floor},
+        expiring=keys.day_prefix(today),
+        ttl=DAY_TTL,
+    )
+    if raised:
+        logger.warning(
+            "The live counters were lost (Redis restarted without persistence, or "
+            "flushed): %d of them raised to what the rollups hold",
+            raised,
+        )
+    return raised
 
 
 def _pacing_target(

@@ -631,6 +631,9 @@ class MemoryCounters:
     def set(self, values: Mapping[str, int]) -> None:
         raise NotImplementedError
 
+    def raise_to(self, floors: Mapping[str, int], **_options: Any) -> int:
+        raise NotImplementedError
+
 
 @dataclass
 class RedisCalls:

@@ -12,7 +12,7 @@ from ads.models import Campaign
 from ads.rotation import RotationReport, daily_target, rotate
 from ads.tasks import rotate_campaigns
 from portal.celery import app
-from tests.factories import CampaignFactory
+from tests.factories import CampaignFactory, SlotFactory
 
 # A Wednesday, 14:00 in Berlin.
 NOW = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
@@ -383,3 +383,96 @@ def test_worker_rotation_takes_a_due_campaign_live(celery_worker):
     rotate_campaigns.delay()
 
     celery_worker(lambda: status_of(due)[0] == Campaign.Status.LIVE)
+
+
+def rollup(campaign: Campaign, day, *, served: int, clicks: int = 0) -> None:
+    from ads.models import DailyRollup
+
+    link = campaign.campaign_promotions.get()
+    DailyRollup.objects.create(
+        day=day,
+        campaign=campaign,
+        promotion=link.promotion,
+        slot=campaign.slots.first() or SlotFactory.create(),
+        served=served,
+        clicks=clicks,
+    )
+
+
+@pytest.mark.django_db
+def test_counters_redis_lost_are_raised_to_the_rollups_so_a_reached_goal_holds():
+    reached = campaign(goal_impressions=100, daily_cap=50, promotions=1)
+    rollup(reached, DAY - timedelta(days=1), served=60, clicks=3)
+    rollup(reached, DAY, served=40, clicks=2)
+    promotion = reached.campaign_promotions.get().promotion_id
+    # Redis lost everything: no live counter, no sign that they were ever restored.
+
+    report = rotate(now=NOW)
+
+    assert status_of(reached) == (Campaign.Status.COMPLETED, "")
+    assert report.restored == 6
+    assert get_counters().read(
+        [
+            keys.served_total(reached.pk),
+            keys.clicks_total(reached.pk),
+            keys.served_today(DAY, reached.pk),
+            keys.clicks_today(DAY, reached.pk),
+            keys.promotion_served(promotion),
+            keys.promotion_clicks(promotion),
+        ]
+    ) == [100, 5, 40, 2, 100, 5]
+    if settings.REDIS_URL:
+        # Today's keys expire like the ones page views make.
+        ttl = keys.redis_client().ttl(keys.served_today(DAY, reached.pk))
+        assert 0 < ttl <= keys.DAY_TTL.total_seconds()
+
+
+@pytest.mark.django_db
+def test_a_restore_raises_counters_and_never_lowers_one():
+    running = campaign(goal_impressions=1000, promotions=1)
+    paused = campaign(
+        goal_impressions=1000,
+        promotions=1,
+        status=Campaign.Status.PAUSED,
+        pause_reason=Campaign.PauseReason.MANUAL,
+    )
+    rollup(running, DAY, served=100)
+    rollup(paused, DAY, served=70)
+    # Counted since the last flush: more than the rollups hold.
+    get_counters().set({keys.served_total(running.pk): 130})
+
+    report = rotate(now=NOW)
+
+    assert get_counters().read([keys.served_total(running.pk)]) == [130]
+    # Paused by hand, it may be resumed: its counts are back too.
+    assert get_counters().read([keys.served_total(paused.pk)]) == [70]
+    # The running one: today's and its promotion's; the paused one: all three.
+    assert report.restored == 5
+
+
+@pytest.mark.django_db
+def test_counters_are_restored_only_after_they_were_lost():
+    running = campaign(goal_impressions=1000, promotions=1)
+    rollup(running, DAY, served=100)
+    first = rotate(now=NOW)
+    # Lower than the rollups, but not lost (say, a flush that ran ahead): left alone.
+    get_counters().set({keys.served_total(running.pk): 90})
+
+    second = rotate(now=NOW + timedelta(minutes=1))
+
+    assert first.restored == 3
+    assert second.restored is None
+    assert get_counters().read([keys.served_total(running.pk)]) == [90]
+
+
+@pytest.mark.django_db
+def test_the_database_counters_raise_too():
+    from ads.counters import DatabaseCounters
+
+    counters = DatabaseCounters()
+    counters.set({"a": 5, "b": 20})
+
+    raised = counters.raise_to({"a": 10, "b": 10, "c": 3}, expiring="c", ttl=timedelta(days=1))
+
+    assert raised == 2
+    assert counters.read(["a", "b", "c"]) == [10, 20, 3]
