@@ -295,6 +295,38 @@ def flush(*, batch: int = DEFAULT_BATCH, max_batches: int | None = None) -> Flus
     return report
 
 
+@dataclass(frozen=True)
+class Backlog:
+    """What waits in the event stream for the flush (``counting_status``)."""
+
+    entries: int  # in the stream, those flushed but not yet trimmed included
+    waiting_since: dt.datetime | None  # the oldest entry after the cursor, when any
+    last_flush: dt.datetime | None  # when the flush last moved events
+    flushed: int  # events moved into the rollups in all
+
+
+def backlog() -> Backlog:
+    """How far the flush is behind: a stream that only grows means no worker flushes it
+    (it is never trimmed otherwise, so that nothing counted is lost)."""
+    cursor = FlushCursor.objects.filter(stream=STREAM).first()
+    last_id = cursor.last_id if cursor else "0-0"
+    client = _stream_client()
+    oldest: list[list[Any]] = client.xrange(  # type: ignore[assignment]
+        STREAM, min=f"({last_id}", count=1
+    )
+    waiting_since = None
+    if oldest:
+        # An entry's id starts with Redis's clock when it was added, in milliseconds.
+        milliseconds = int(oldest[0][0].split(b"-")[0])
+        waiting_since = dt.datetime.fromtimestamp(milliseconds / 1000, tz=dt.UTC)
+    return Backlog(
+        entries=int(client.xlen(STREAM)),
+        waiting_since=waiting_since,
+        last_flush=cursor.updated_at if cursor and cursor.events else None,
+        flushed=cursor.events if cursor else 0,
+    )
+
+
 def forget_old_visitors(*, today: dt.date) -> int:
     """Visitor keys change daily; the pairs of past days can never match again."""
     deleted, _ = VisitorSeen.objects.filter(day__lt=today - dt.timedelta(days=1)).delete()
