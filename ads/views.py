@@ -26,7 +26,7 @@ from .models import Campaign
 from .problems import problem
 from .slots import slot_json
 from .tracking import CLICK, VIEW, record_event, record_served, refusal
-from .visitors import visitor_key_for
+from .visitors import client_address, visitor_key_for
 
 MAX_SLOTS = 20
 MAX_TAGS = 50
@@ -186,7 +186,7 @@ def _track(request: HttpRequest, event: str, nonce: str) -> Any:
         nonce,
         now=timezone.now(),
         user_agent=meta.get("HTTP_USER_AGENT", ""),
-        ip_address=meta.get("REMOTE_ADDR", ""),
+        ip_address=client_address(request),
     )
 
 

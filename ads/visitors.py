@@ -48,14 +48,34 @@ def visitor_key(ip_address: str, user_agent: str, *, day: dt.date) -> str:
     return hmac.new(daily_salt(day), message, hashlib.sha256).hexdigest()[:32]
 
 
+def client_address(request: HttpRequest) -> str:
+    """The reader's IP address: the peer's, or, behind ``LITFASS_PROXY_COUNT`` reverse
+    proxies, the one the outermost of them added to ``X-Forwarded-For``.
+
+    Each proxy appends the address it was connected from, so the last entries are the
+    ones our own proxies wrote and the entry before them is the reader's; anything
+    further left came with the request and anyone can forge it. A request that has
+    fewer entries than proxies did not pass through them all: then the peer counts.
+    Behind a proxy the peer is the proxy itself, and every reader would otherwise
+    share its address: one visitor key per browser version, one rate limit for all.
+    (DRF's throttles read the same entry: ``NUM_PROXIES`` is set alike.)"""
+    meta = request.META
+    proxies = settings.LITFASS_PROXY_COUNT
+    if proxies:
+        forwarded = meta.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        if len(forwarded) >= proxies:
+            address = forwarded[-proxies].strip()
+            if address:
+                return address
+    return str(meta.get("REMOTE_ADDR", ""))
+
+
 def visitor_key_for(request: HttpRequest, *, consented: bool, day: dt.date) -> str | None:
     """The reader's visitor key, or ``None`` without consent; the IP address is used
     here and nowhere stored."""
     if not consented:
         return None
-    return visitor_key(
-        request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_USER_AGENT", ""), day=day
-    )
+    return visitor_key(client_address(request), request.META.get("HTTP_USER_AGENT", ""), day=day)
 
 
 def sender_digest(purpose: str, period: object, ip_address: str, user_agent: str) -> str:

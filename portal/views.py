@@ -23,7 +23,7 @@ from ads.inquiries import InquiryRefused, Sender, do_submit_inquiry
 from ads.models import Inquiry
 from ads.problems import problem
 from ads.tracking import record_served, refusal
-from ads.visitors import visitor_key_for
+from ads.visitors import client_address, visitor_key_for
 
 from . import consent
 from .forms import ConsentForm
@@ -112,7 +112,7 @@ def inquiry(request: HttpRequest) -> HttpResponse:
     form = InquiryForm(request.POST, now=now)
     if form.is_valid():
         sender = Sender(
-            ip_address=request.META.get("REMOTE_ADDR", ""),
+            ip_address=client_address(request),
             user_agent=request.headers.get("User-Agent", ""),
         )
         try:

@@ -115,3 +115,21 @@ def test_cache_and_broker_must_not_share_a_redis_database():
 
     assert result.returncode != 0
     assert "REDIS_CACHE_URL must name another database" in result.stderr
+
+
+def test_proxy_count_reaches_the_api_throttles(tmp_path):
+    env = _clean_env(
+        DJANGO_SETTINGS_MODULE="portal.settings.dev",
+        LITFASS_VAR_DIR=str(tmp_path),
+        LITFASS_PROXY_COUNT="2",
+    )
+    show = "import django; django.setup(); from django.conf import settings as s; "
+    show += "print(s.LITFASS_PROXY_COUNT, s.REST_FRAMEWORK['NUM_PROXIES'])"
+
+    assert _run(["-c", show], env).stdout.split() == ["2", "2"]
+
+    env["LITFASS_PROXY_COUNT"] = "-1"
+    refused = _run(["manage.py", "check"], env)
+
+    assert refused.returncode != 0
+    assert "LITFASS_PROXY_COUNT: 0 or more proxies." in refused.stderr

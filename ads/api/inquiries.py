@@ -20,6 +20,7 @@ from promotions.models import Slot
 
 from ..inquiries import InquiryRefused, Sender, check_inquiry_data, do_submit_inquiry
 from ..models import Inquiry
+from ..visitors import client_address
 from .serializers import SlotKeyField
 
 
@@ -96,7 +97,7 @@ class InquiryCreateView(generics.CreateAPIView[Inquiry]):
         data = dict(serializer.validated_data)
         slots = data.pop("desired_slots", [])
         sender = Sender(
-            ip_address=self.request.META.get("REMOTE_ADDR", ""),
+            ip_address=client_address(self.request),
             user_agent=self.request.headers.get("User-Agent", ""),
         )
         try:

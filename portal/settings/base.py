@@ -160,6 +160,15 @@ CORS_URLS_REGEX = r"^/api/v1/decisions$"
 CORS_ALLOW_ALL_ORIGINS = True
 CORS_ALLOW_CREDENTIALS = False
 
+# Reverse proxies in front of the application that append the address they were
+# connected from to X-Forwarded-For (a load balancer and nginx: 2). 0: the peer is the
+# reader. Visitor keys, tracking and inquiry rate limits and the API throttles read
+# the reader's address from there (``ads.visitors.client_address``).
+LITFASS_PROXY_COUNT = env.int("LITFASS_PROXY_COUNT", default=0)
+if LITFASS_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("LITFASS_PROXY_COUNT: 0 or more proxies.")
+REST_FRAMEWORK["NUM_PROXIES"] = LITFASS_PROXY_COUNT
+
 # Views and clicks per visitor (IP and user agent) and minute; more are refused as
 # "rate_limit". A page has a handful of slots, so a reader never comes close.
 LITFASS_TRACKING_RATE_LIMIT = env.int("LITFASS_TRACKING_RATE_LIMIT", default=60)

@@ -5,7 +5,7 @@ import pytest
 from django.test import RequestFactory
 
 from ads.devices import device_class
-from ads.visitors import visitor_key, visitor_key_for
+from ads.visitors import client_address, visitor_key, visitor_key_for
 
 IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
@@ -84,3 +84,48 @@ def test_visitor_key_for_uses_remote_address_and_user_agent_with_consent():
     request = RequestFactory().get("/", REMOTE_ADDR=IP, headers={"user-agent": DESKTOP})
 
     assert visitor_key_for(request, consented=True, day=DAY) == visitor_key(IP, DESKTOP, day=DAY)
+
+
+PROXY = "127.0.0.1"
+
+
+def forwarded(chain, peer=PROXY):
+    headers = {"user-agent": DESKTOP}
+    if chain is not None:
+        headers["x-forwarded-for"] = chain
+    return RequestFactory().get("/", REMOTE_ADDR=peer, headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("proxies", "chain", "expected"),
+    [
+        (0, None, PROXY),
+        # Without proxies of our own, anyone can send the header: it is ignored.
+        (0, "198.51.100.7", PROXY),
+        (1, "198.51.100.7", "198.51.100.7"),
+        # Entries left of the ones our proxies wrote came with the request: forged.
+        (1, "192.0.2.66, 198.51.100.7", "198.51.100.7"),
+        (2, "192.0.2.66, 198.51.100.7, 10.0.0.2", "198.51.100.7"),
+        (1, " 2001:db8::7 ", "2001:db8::7"),
+        # Fewer entries than proxies: the request did not come through them all.
+        (2, "198.51.100.7", PROXY),
+        (1, None, PROXY),
+        (1, "", PROXY),
+    ],
+)
+def test_client_address_is_the_entry_the_outermost_proxy_wrote(settings, proxies, chain, expected):
+    settings.LITFASS_PROXY_COUNT = proxies
+
+    assert client_address(forwarded(chain)) == expected
+
+
+def test_readers_behind_the_proxy_get_keys_of_their_own(settings):
+    settings.LITFASS_PROXY_COUNT = 1
+    one, other = forwarded("198.51.100.7"), forwarded("198.51.100.8")
+    forged = forwarded("192.0.2.66, 198.51.100.7")
+
+    key = visitor_key_for(one, consented=True, day=DAY)
+
+    assert key == visitor_key("198.51.100.7", DESKTOP, day=DAY)
+    assert visitor_key_for(other, consented=True, day=DAY) != key
+    assert visitor_key_for(forged, consented=True, day=DAY) == key

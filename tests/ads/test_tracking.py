@@ -254,6 +254,30 @@ def test_rate_limit_per_visitor(settings):
     assert other_reader.counted
 
 
+def test_rate_limit_counts_each_reader_behind_the_proxy_apart(client, settings):
+    settings.LITFASS_TRACKING_RATE_LIMIT = 2
+    settings.LITFASS_PROXY_COUNT = 1
+    slot = SlotFactory.create(key="sidebar-top")
+    campaign = CampaignFactory.create(slots=[slot])
+    nonces = [
+        record_served(
+            decide(PageContext(slot_keys=("sidebar-top",)), now=NOW, rng=random.Random(i)), now=NOW
+        )["sidebar-top"]
+        for i in range(4)
+    ]
+
+    def view(nonce, reader):
+        headers = {"user-agent": BROWSER, "x-forwarded-for": reader}
+        client.post(f"/t/v/{nonce}", headers=headers, REMOTE_ADDR="127.0.0.1")
+
+    # Two readers with the same browser, each within the limit: all four count.
+    for nonce, reader in zip(nonces, ["198.51.100.7", "198.51.100.8"] * 2, strict=True):
+        view(nonce, reader)
+
+    assert totals(campaign)["views"] == 4
+    assert filtered() == {}
+
+
 def test_previews_and_staff_are_served_but_never_counted():
     slot = SlotFactory.create(key="sidebar-top")
     campaign = CampaignFactory.create(slots=[slot])
