@@ -79,7 +79,7 @@ class _Line:
         # their answers are read before anything else goes on this connection.
         self.owed: list[tuple[Script, bytes]] = []
         # A read sent by ``ask`` whose answers (this many) are not read yet: they come
-        # next on the connection, so whatever goes on it first reads and drops them.
+        # after those owed, so whatever goes on the connection first reads and drops them.
         self.asked: tuple[object, int] | None = None
         # The scripts loaded on this connection's Redis (a restart forgets them).
         self.scripts: set[str] = set()
@@ -152,9 +152,10 @@ class _Line:
         self.post(packed)
         return self.receive(replies)
 
-    def post(self, packed: bytes) -> None:
-        """The sending half of ``exchange``."""
-        self._prepare()
+    def post(self, packed: bytes, *, owing: bool = False) -> None:
+        """The sending half of ``exchange``; with ``owing``, the answers owed stay for
+        later (``receive_owed``)."""
+        self._prepare(owing=owing)
         self._send(packed)
 
     def receive(self, replies: int) -> list[Any]:
@@ -164,6 +165,29 @@ class _Line:
         if refused is not None:
             raise _RESP.parse_error(str(refused))
         return answers
+
+    def receive_owed(self, replies: int) -> tuple[list[Any], bool]:
+        """``receive`` after a ``post`` that left answers owed: those are read in the
+        same system call, and settled, first. Also says whether one of them was a
+        script Redis had forgotten, run again only now: after what was posted."""
+        owed, self.owed = self.owed, []
+        if not owed:
+            return self.receive(replies), False
+        try:
+            answers = self._answers(len(owed) + replies)
+        except (ConnectionError, TimeoutError):
+            _unanswered(owed)
+            raise
+        forgotten = any(
+            isinstance(a, hiredis.ReplyError) and a.args[0].startswith("NOSCRIPT")
+            for a in answers[: len(owed)]
+        )
+        self._settle(owed, answers[: len(owed)])
+        answers = answers[len(owed) :]
+        refused = next((a for a in answers if isinstance(a, hiredis.ReplyError)), None)
+        if refused is not None:
+            raise _RESP.parse_error(str(refused))
+        return answers, forgotten
 
     def send_owing(self, script: Script, packed: bytes) -> None:
         """Send a script call whose answer is read later (``exchange``, ``settle``)."""
@@ -191,8 +215,8 @@ class _Line:
         _token, replies = self.asked
         self.asked = None
         # A failure closes the connection, and the answers with it.
-        with contextlib.suppress(ConnectionError, TimeoutError):
-            self._answers(replies)
+        with contextlib.suppress(ConnectionError, TimeoutError, ResponseError):
+            self.receive_owed(replies)
 
     def settle(self) -> None:
         """Read the answers still owed."""
@@ -358,10 +382,12 @@ def ask(client: redis.Redis, packed: bytes, replies: int) -> Callable[[], list[A
     answers: the thread may work while Redis answers (and reads them when it is done).
     Failures go as with ``round_trip``. Answers nobody reads (the caller failed
     meanwhile) are dropped by the thread's next command; one that comes in between
-    leaves the read to be sent again."""
+    leaves the read to be sent again. Answers owed to scripts sent before without
+    waiting are read with these, in one system call instead of one more before the
+    read goes out."""
     line = line_for(client)
     try:
-        line.post(packed)
+        line.post(packed, owing=True)
     except (ConnectionError, TimeoutError):
         return lambda: line.exchange(packed, replies)  # once more, on a fresh connection
     token = object()
@@ -372,9 +398,11 @@ def ask(client: redis.Redis, packed: bytes, replies: int) -> Callable[[], list[A
             return line.exchange(packed, replies)  # read and dropped meanwhile
         line.asked = None
         try:
-            return line.receive(replies)
+            answers, forgotten = line.receive_owed(replies)
         except (ConnectionError, TimeoutError):
             return line.exchange(packed, replies)
+        # A script sent before ran only after the read: read again, so the read sees it.
+        return line.exchange(packed, replies) if forgotten else answers
 
     return answers
 

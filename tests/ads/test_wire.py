@@ -397,6 +397,67 @@ def test_a_read_asked_now_is_answered_later_and_the_thread_works_meanwhile():
     assert wire.round_trip(client, wire.pack("PING"), 1, idempotent=True) == [b"PONG"]
 
 
+def test_a_read_asked_after_scripts_sent_without_waiting_reads_their_answers_with_its_own(
+    monkeypatch,
+):
+    client = redis_client()
+    client.delete(KEY)
+    script = incrby(client)
+    script([KEY], [1])  # loaded
+    script.send([KEY], [2])
+    script.send([KEY], [3])
+    sent: list[bytes] = []
+    received = []
+    line = wire.line_for(client)
+    original_send, original_receive = wire._Line._send, wire._Line._receive
+
+    def counted_send(self, packed):
+        sent.append(packed)
+        original_send(self, packed)
+
+    def counted_receive(self):
+        received.append(1)
+        original_receive(self)
+
+    monkeypatch.setattr(wire._Line, "_send", counted_send)
+    monkeypatch.setattr(wire._Line, "_receive", counted_receive)
+
+    answer = wire.ask(client, wire.pack("GET", KEY), 1)
+
+    assert sent == [wire.pack("GET", KEY)]  # the owed answers were not read first
+    assert received == []
+    assert answer() == [b"6"]  # after the scripts: Redis runs a connection's commands in order
+    assert received == [1]  # their answers and its own in one read
+    assert not line.owed
+
+
+def test_a_read_asked_after_a_script_redis_forgot_sees_it_run(caplog):
+    client = redis_client()
+    client.delete(KEY)
+    script = incrby(client)
+    script([KEY], [1])
+    client.script_flush()
+    script.send([KEY], [2])  # answered NOSCRIPT: it runs only once loaded again
+
+    answer = wire.ask(client, wire.pack("GET", KEY), 1)
+
+    assert answer() == [b"3"]  # read once more after it ran
+    assert client.get(KEY) == b"3"  # and it ran once
+    assert "failed" not in caplog.text
+
+
+def test_a_read_asked_and_dropped_by_another_command_settles_the_owed_answers_first():
+    client = redis_client()
+    client.delete(KEY)
+    script = incrby(client)
+    script([KEY], [1])
+    script.send([KEY], [2])
+    wire.ask(client, wire.pack("GET", KEY), 1)  # its caller failed before reading it
+
+    assert wire.round_trip(client, wire.pack("INCR", KEY), 1, idempotent=False) == [4]
+    assert not wire.line_for(client).owed
+
+
 def test_a_read_asked_whose_answer_was_lost_goes_again(lose_one):
     client = redis_client()
     client.set(KEY, 5)
