@@ -80,6 +80,25 @@ def test_a_pages_nonces_are_each_signed_and_different():
     assert {len(nonce.partition(".")[0]) for nonce in nonces} == {22}
 
 
+def test_a_nonces_signature_is_hmac_sha256_of_its_token_under_the_secret_key(settings):
+    """Nonces live two hours across deploys: the signature must stay what it is."""
+    import base64
+    import hashlib
+    import hmac
+
+    for secret in ("one secret key", "another secret key"):
+        settings.SECRET_KEY = secret
+        for nonce in new_nonces(3):
+            token, _dot, signature = nonce.partition(".")
+            mac = hmac.new(secret.encode(), b"litfass-nonce:" + token.encode(), hashlib.sha256)
+            assert signature == base64.urlsafe_b64encode(mac.digest()[:9]).decode()
+            assert "=" not in token
+        assert check_nonce(nonce)
+
+    settings.SECRET_KEY = "one secret key"
+    assert not check_nonce(nonce)  # signed under the other key
+
+
 def test_the_served_script_counts_what_the_database_store_counts():
     # The script names the live counters itself: they must be ads.counters' names.
     slots = [SlotFactory.create(key=f"slot-{n}") for n in range(2)]
