@@ -391,6 +391,18 @@ class _Live:
     dynamics: dict[int, tuple[Reason | None, float]] = field(default_factory=dict)
     # Per page signature and slot, what one draw picks from (``_Pool``), or ``None``.
     pools: dict[tuple[Targeted, str], _Pool | None] = field(default_factory=dict)
+    # Per page signature, its campaigns among ``near_cap`` and their served-today keys:
+    # read anew for every page.
+    near: dict[Targeted, tuple[tuple[int, ...], tuple[str, ...]]] = field(default_factory=dict)
+
+    def near_of(self, targeted: Targeted) -> tuple[tuple[int, ...], tuple[str, ...]]:
+        found = self.near.get(targeted)
+        if found is None:
+            ids = tuple(e.id for e in targeted.today_capped if e.id in self.near_cap)
+            found = (ids, tuple(keys.served_today(self.day, cid) for cid in ids))
+            # (Another thread may have put it there meanwhile: the same.)
+            found = self.near.setdefault(targeted, found)
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -716,7 +728,7 @@ class Engine:
             )
             if usable:
                 assert live is not None  # noqa: S101  (``usable`` says so)
-                near = [e.id for e in targeted.today_capped if e.id in live.near_cap]
+                near, near_keys = live.near_of(targeted)
                 if not near and not missing:
                     counts = Counts(served=live.served, frequency={}, totals=slow)
                     if page.visitor_key and targeted.frequency_fields:
@@ -732,7 +744,7 @@ class Engine:
                     # Fresh enough, and nothing else to read: no round trip at all.
                     return fill(counts, live.dynamics, live.pools)
                 today_ids: Sequence[int] = near
-                today_keys: Sequence[str] = [keys.served_today(day, cid) for cid in near]
+                today_keys: Sequence[str] = near_keys
             elif explain or ttl <= 0:  # this page's, for this decision only
                 today_ids, today_keys = targeted.today, targeted.today_keys
             else:  # every campaign's, for the next ``ttl`` seconds
