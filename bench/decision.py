@@ -1223,9 +1223,10 @@ def report(r: Results) -> str:
         f"Pages: {PAGES} requests of 4 slots (article, home, section and mobile pages), 2-5 "
         f"tags, a section, 15 % English, half with consent; each wrk request from a reader "
         f"of its own, as a reverse proxy in front of gunicorn reports it (a new address in "
-        f"`X-Forwarded-For`, `LITFASS_PROXY_COUNT={PROXY_COUNT}`), except in the row of "
-        f"returning readers and in the open loop, which send none: there the {PAGES // 2} "
-        f"user agents of the consented pages are {PAGES // 2} readers from 127.0.0.1; "
+        f"`X-Forwarded-For`, `LITFASS_PROXY_COUNT={PROXY_COUNT}`), and so every request "
+        f"of the open loop; the row of returning readers sends none: there the "
+        f"{PAGES // 2} user agents of the consented pages are {PAGES // 2} readers from "
+        f"127.0.0.1; "
         f"{r.checked['filled'] / r.checked['slots']:.0%} of their slots filled by a campaign "
         f"when each was asked once. That first pass, one request at a time on fresh workers "
         f"(each builds its snapshot; every slot is rendered for the first time), took "
@@ -1383,7 +1384,11 @@ def run(*, quick: bool = False) -> str:
                 )
                 open_baseline, open_subject = compare_open_loop(
                     base_url + DECISIONS_PATH,
-                    [page.request() for page in pages],
+                    # A reader of its own for every request of a round, as with wrk.
+                    [
+                        pages[n % len(pages)].request(reader_address(n))
+                        for n in range(int(OPEN_LOOP_RATE * open_seconds))
+                    ],
                     base_url + BASELINE_PATH,
                     rate=OPEN_LOOP_RATE,
                     rounds=open_rounds,
