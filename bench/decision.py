@@ -1234,8 +1234,9 @@ def report(r: Results) -> str:
         f"Per request, counted inside a server of 1 worker (`bench.counting`) over "
         f"{r.per_request.requests} requests one at a time: "
         f"{r.per_request.round_trips:.2f} Redis sends ({per_request} commands; the "
-        f"served script's `evalsha` is not waited for, its answer is read before the "
-        f"worker's next command), {r.per_request.queries:.2f} SQL queries.",
+        f"served script's `evalsha` is not waited for, its answer is read with the "
+        f"worker's next read of counters or before its next command that waits), "
+        f"{r.per_request.queries:.2f} SQL queries.",
     ]
     if r.quick:
         data_notes.append("Quick run: too few and too short rounds to quote; a smoke test only.")
