@@ -237,14 +237,19 @@ def test_a_forked_child_opens_its_own_connection():
     assert os.read(reader, 4) == b"own"
 
 
-def test_a_script_sent_without_waiting_runs_before_the_threads_next_command():
-    client = redis_client()
+def owing_two(client) -> None:
+    """KEY at 1, then two script calls that add 2 and 3, sent without waiting."""
     client.delete(KEY)
     script = incrby(client)
     script([KEY], [1])  # loaded
-
     script.send([KEY], [2])
     script.send([KEY], [3])
+
+
+def test_a_script_sent_without_waiting_runs_before_the_threads_next_command():
+    client = redis_client()
+
+    owing_two(client)
 
     assert wire.line_for(client).owed  # answers not read yet
     assert wire.round_trip(client, wire.pack("GET", KEY), 1, idempotent=True) == [b"6"]
@@ -401,11 +406,7 @@ def test_a_read_asked_after_scripts_sent_without_waiting_reads_their_answers_wit
     monkeypatch,
 ):
     client = redis_client()
-    client.delete(KEY)
-    script = incrby(client)
-    script([KEY], [1])  # loaded
-    script.send([KEY], [2])
-    script.send([KEY], [3])
+    owing_two(client)
     sent: list[bytes] = []
     received = []
     line = wire.line_for(client)
