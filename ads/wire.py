@@ -160,11 +160,7 @@ class _Line:
 
     def receive(self, replies: int) -> list[Any]:
         """The reading half of ``exchange``: a refusal raises its ``ResponseError``."""
-        answers = self._answers(replies)
-        refused = next((a for a in answers if isinstance(a, hiredis.ReplyError)), None)
-        if refused is not None:
-            raise _RESP.parse_error(str(refused))
-        return answers
+        return _accepted(self._answers(replies))
 
     def receive_owed(self, replies: int) -> tuple[list[Any], bool]:
         """``receive`` after a ``post`` that left answers owed: those are read in the
@@ -178,16 +174,8 @@ class _Line:
         except (ConnectionError, TimeoutError):
             _unanswered(owed)
             raise
-        forgotten = any(
-            isinstance(a, hiredis.ReplyError) and a.args[0].startswith("NOSCRIPT")
-            for a in answers[: len(owed)]
-        )
-        self._settle(owed, answers[: len(owed)])
-        answers = answers[len(owed) :]
-        refused = next((a for a in answers if isinstance(a, hiredis.ReplyError)), None)
-        if refused is not None:
-            raise _RESP.parse_error(str(refused))
-        return answers, forgotten
+        forgotten = self._settle(owed, answers[: len(owed)])
+        return _accepted(answers[len(owed) :]), forgotten
 
     def send_owing(self, script: Script, packed: bytes) -> None:
         """Send a script call whose answer is read later (``exchange``, ``settle``)."""
@@ -232,7 +220,9 @@ class _Line:
             raise
         self._settle(owed, answers)
 
-    def _settle(self, owed: list[tuple[Script, bytes]], answers: list[Any]) -> None:
+    def _settle(self, owed: list[tuple[Script, bytes]], answers: list[Any]) -> bool:
+        """Log the calls that failed; load and run again those of a script Redis had
+        forgotten (and say whether there were any: they ran only now)."""
         refused = [
             (script, packed, _RESP.parse_error(str(answer)))
             for (script, packed), answer in zip(owed, answers, strict=True)
@@ -250,6 +240,7 @@ class _Line:
                 self.exchange(packed, 1)
             except (ResponseError, ConnectionError, TimeoutError) as again:
                 logger.error("A script sent without waiting failed: %s", again)
+        return any(isinstance(error, NoScriptError) for _s, _p, error in refused)
 
     def load(self, script: Script) -> None:
         self.exchange(script.loading, 1)
@@ -299,6 +290,14 @@ _MORE = object()
 
 def _reader() -> hiredis.Reader:
     return hiredis.Reader(notEnoughData=_MORE)
+
+
+def _accepted(answers: list[Any]) -> list[Any]:
+    """``answers``, unless Redis refused one of the commands: then its ``ResponseError``."""
+    refused = next((a for a in answers if isinstance(a, hiredis.ReplyError)), None)
+    if refused is not None:
+        raise _RESP.parse_error(str(refused))
+    return answers
 
 
 def _unanswered(owed: list[tuple[Script, bytes]]) -> None:

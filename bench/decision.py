@@ -256,8 +256,8 @@ class Page:
         return body
 
     def request(self, reader: str | None = None) -> Request:
-        """The request, from the reader at address ``reader`` (behind the proxy) or from
-        127.0.0.1 (``PROXY_COUNT``)."""
+        """The request; with ``reader``, from that address as the proxy reports it
+        (``PROXY_COUNT``), else from the proxy itself (127.0.0.1)."""
         headers = [("Content-Type", "application/json"), ("User-Agent", self.user_agent)]
         if reader is not None:
             headers.append(("X-Forwarded-For", reader))
@@ -277,7 +277,7 @@ def reader_address(n: int) -> str:
 
 def page_mix(count: int = PAGES) -> list[Page]:
     """Article, home, section and mobile pages with 2-5 tags; some English, half with
-    consent (so frequency caps count); each user agent another reader."""
+    consent (so frequency caps count); each with a user agent of its own."""
     rng = random.Random(SEED + 1)
     pages = []
     for n in range(count):

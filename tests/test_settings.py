@@ -117,7 +117,7 @@ def test_cache_and_broker_must_not_share_a_redis_database():
     assert "REDIS_CACHE_URL must name another database" in result.stderr
 
 
-def test_proxy_count_reaches_the_api_throttles(tmp_path):
+def test_proxy_count_is_what_the_api_throttles_read(tmp_path):
     env = _clean_env(
         DJANGO_SETTINGS_MODULE="portal.settings.dev",
         LITFASS_VAR_DIR=str(tmp_path),
