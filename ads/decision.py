@@ -43,12 +43,17 @@ BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 # Goal totals and click rates may be this old (seconds).
 SLOW_TTL = 5.0
 # Today's served counts (caps, pacing) and the snapshot version may be this old
-# (``LITFASS_LIVE_COUNTS_TTL`` seconds), except for a campaign this close to its daily
-# cap (a share of the cap, and at least ``NEAR_CAP_MIN`` page views): its count is read
-# on every decision. A cap can thus be overshot only when the site serves a campaign
-# more than that often within the TTL.
+# (``LITFASS_LIVE_COUNTS_TTL`` seconds), except for a campaign near its daily cap: its
+# count is read on every decision. Near is what the site may serve of it before the
+# next read, ``NEAR_CAP_MARGIN`` times over: its rate between this process's last two
+# reads (no more than ``RATE_WINDOW`` seconds apart) times the TTL, and at least
+# ``NEAR_CAP_MIN`` page views. Without such a rate (a process's first read, or one
+# after a pause) near is a share of the cap, ``NEAR_CAP``. A cap can thus be overshot
+# only when a campaign is suddenly served more than twice as often as a moment ago.
 NEAR_CAP = 0.05
 NEAR_CAP_MIN = 20
+NEAR_CAP_MARGIN = 2.0
+RATE_WINDOW = 60.0
 TARGETING_MEMO = 4096
 # Even pacing never silences a campaign completely nor lets one drown the others.
 MIN_PACE, MAX_PACE = 0.05, 20.0
@@ -446,17 +451,47 @@ class _Pool:
         return self.entries[bisect.bisect_right(self.cumulative, point)]
 
 
-def _near_cap(entries: Sequence[CampaignEntry], served: dict[int, int]) -> frozenset[int]:
-    """The campaigns that may reach their daily cap soon. One that has reached it is
-    not: a day's counts only grow, so it stays capped."""
-    return frozenset(
-        entry.id
-        for entry in entries
-        if entry.daily_cap is not None
-        and entry.daily_cap - max(NEAR_CAP_MIN, entry.daily_cap * NEAR_CAP)
-        <= served.get(entry.id, 0)
-        < entry.daily_cap
-    )
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """Today's (``day``) served counts as a process last read them all, at ``read_at``:
+    what the next read measures each campaign's rate against."""
+
+    read_at: float
+    day: dt.date
+    served: dict[int, int]
+
+
+def _near_cap(
+    entries: Sequence[CampaignEntry],
+    served: dict[int, int],
+    *,
+    ttl: float,
+    before: _Read | None,
+    read_at: float,
+) -> frozenset[int]:
+    """The campaigns that may reach their daily cap before the counts, read at
+    ``read_at``, are read again in ``ttl`` seconds (see ``NEAR_CAP``); ``before``: the
+    read before, for each campaign's rate. One that has reached its cap is not near: a
+    day's counts only grow, so it stays capped."""
+    span = read_at - before.read_at if before is not None else 0.0
+    earlier = before.served if before is not None and 0 < span <= RATE_WINDOW else None
+    near = []
+    for entry in entries:
+        cap = entry.daily_cap
+        if cap is None:
+            continue
+        count = served.get(entry.id, 0)
+        if count >= cap:
+            continue
+        if earlier is not None and entry.id in earlier:
+            # (A count lower than before, counters put back by hand: no rate seen.)
+            rate = max(0, count - earlier[entry.id]) / span
+            margin = max(NEAR_CAP_MIN, rate * ttl * NEAR_CAP_MARGIN)
+        else:
+            margin = max(NEAR_CAP_MIN, cap * NEAR_CAP)
+        if count >= cap - margin:
+            near.append(entry.id)
+    return frozenset(near)
 
 
 @dataclass(frozen=True, slots=True)
@@ -622,6 +657,8 @@ class Engine:
         self._slow = _Slow()
         self._live_ttl = live_ttl  # (``None``: the setting)
         self._live: _Live | None = None
+        # The last read of every campaign's served counts, kept across snapshots.
+        self._read: _Read | None = None
         # The counter keys of ``Snapshot.reading_today``, for one snapshot and day.
         self._today_keys: tuple[Snapshot, dt.date, tuple[int, ...], tuple[str, ...]] | None = None
 
@@ -649,6 +686,7 @@ class Engine:
         self._snapshot = None
         self._slow = _Slow()
         self._live = None
+        self._read = None
 
     def decide(
         self,
@@ -768,9 +806,15 @@ class Engine:
             assert live is not None  # noqa: S101
             today = {**live.served, **today}  # those near their cap, just read
         elif current and not (explain or ttl <= 0):
-            live = self._live = _Live(
-                stamp, snap.version, day, today, _near_cap(snap.reading_today, today)
+            before, self._read = self._read, _Read(stamp, day, today)
+            near_cap = _near_cap(
+                snap.reading_today,
+                today,
+                ttl=ttl,
+                before=before if before is not None and before.day == day else None,
+                read_at=stamp,
             )
+            live = self._live = _Live(stamp, snap.version, day, today, near_cap)
             dynamics, pools = live.dynamics, live.pools
         read = dict(zip(missing, plain[served:], strict=True))
         if not fresh:

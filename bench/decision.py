@@ -580,11 +580,18 @@ def seed(directory: Path) -> dict[str, Any]:
     ).values_list("campaign_id", "promotion_id"):
         approved.setdefault(campaign_id, []).append(promotion_id)
     for campaign in campaigns:
-        daily = campaign.pacing_daily_target or campaign.daily_cap
-        if daily:
+        cap, daily = campaign.daily_cap, campaign.pacing_daily_target or campaign.daily_cap
+        if cap:
+            # How far a campaign is from its cap does not follow the clock (one served as
+            # fast as possible reaches it at any hour), and runs at different hours
+            # compare only if as many campaigns are near their cap: 5 % of them have
+            # reached it, the others are spread over 10-100 % of it.
+            capped = rng.random() < 0.05
+            served = cap if capped else int(cap * rng.uniform(0.1, 1.0))
+            entries.append((keys.served_today(day, campaign.pk), served, day_ttl))
+        elif daily:
+            # On, behind or ahead of pace at this time of day.
             served = int(daily * elapsed * rng.uniform(0.5, 1.3))
-            if campaign.daily_cap and rng.random() < 0.05:
-                served = campaign.daily_cap
             entries.append((keys.served_today(day, campaign.pk), served, day_ttl))
         if campaign.goal_impressions:
             done = 1.0 if rng.random() < 0.03 else rng.uniform(0.05, 0.9)
@@ -772,8 +779,14 @@ def time_engine(*, rounds: int, iterations: int) -> dict[str, Any]:
 
     RedisCounters.ask_groups = recording_ask  # type: ignore[method-assign]
     try:
-        for context in contexts:  # every page once: what a running site has read already
-            decide(context, now=clock(), rng=rng)
+        # Every page once, and on until the served counts were read twice: what a
+        # running site has read already, each campaign's rate (``ads.decision.NEAR_CAP``)
+        # included. (Nothing is recorded here: their rates are 0.)
+        warm_until = time.perf_counter() + 2.2 * engine.live_ttl
+        n = 0
+        while n < len(contexts) or time.perf_counter() < warm_until:
+            decide(contexts[n % len(contexts)], now=clock(), rng=rng)
+            n += 1
         with counting_redis() as calls:
             sample = len(contexts) * 4
             for n in range(sample):

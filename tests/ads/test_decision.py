@@ -581,7 +581,8 @@ def test_served_counts_read_a_moment_ago_are_used_without_a_round_trip(slot, sen
 
 def test_a_campaign_near_its_daily_cap_is_read_on_every_decision(slot, sends):
     campaign = CampaignFactory.create(slots=[slot], daily_cap=1000, goal_impressions=10**6)
-    get_counters().set({keys.served_today(DAY, campaign.pk): 960})  # within 5 %
+    # Within 5 %: near, as long as the process has not seen how fast it is served.
+    get_counters().set({keys.served_today(DAY, campaign.pk): 960})
     own = cached_engine()
     assert own.decide(page(slot), now=at(0), rng=random.Random(1)).slots["sidebar-top"].campaign
     get_counters().set({keys.served_today(DAY, campaign.pk): 1000})
@@ -591,6 +592,72 @@ def test_a_campaign_near_its_daily_cap_is_read_on_every_decision(slot, sends):
 
     assert len(sends) == read + 1
     assert capped.slots["sidebar-top"].campaign is None
+
+
+def reads_of(campaign, sent: list[bytes]) -> int:
+    return sum(keys.served_today(DAY, campaign.pk).encode() in packed for packed in sent)
+
+
+def test_near_its_cap_is_what_the_site_serves_of_a_campaign_before_the_next_read(slot, sends):
+    slow = CampaignFactory.create(slots=[slot], daily_cap=1000)
+    fast = CampaignFactory.create(slots=[slot], daily_cap=100_000)
+    store = get_counters()
+    store.set({keys.served_today(DAY, slow.pk): 960, keys.served_today(DAY, fast.pk): 50_000})
+    own = cached_engine()
+    own.decide(page(slot), now=at(0), rng=random.Random(1))
+    # Two seconds later: the slow one was served once a second, the fast one 20,000
+    # times a second (40,000 a read, twice over: within 80,000 of its cap).
+    store.set({keys.served_today(DAY, slow.pk): 962, keys.served_today(DAY, fast.pk): 90_000})
+    own.decide(page(slot), now=at(2), rng=random.Random(1))
+    count = len(sends)
+
+    for n in range(1, 5):
+        own.decide(page(slot), now=at(2 + n / 10), rng=random.Random(n))
+
+    assert len(sends) == count + 4
+    assert reads_of(fast, sends[count:]) == 4  # 10 % from its cap, but served fast
+    assert reads_of(slow, sends[count:]) == 0  # 4 % from its cap, but served slowly
+
+
+def test_a_campaign_served_slowly_is_near_at_the_last_page_views_of_its_cap(slot, sends):
+    campaign = CampaignFactory.create(slots=[slot], daily_cap=1000)
+    store = get_counters()
+    store.set({keys.served_today(DAY, campaign.pk): 970})
+    own = cached_engine()
+    own.decide(page(slot), now=at(0), rng=random.Random(1))
+    store.set({keys.served_today(DAY, campaign.pk): 981})  # 20 left: ``NEAR_CAP_MIN``
+    own.decide(page(slot), now=at(2), rng=random.Random(1))
+    store.set({keys.served_today(DAY, campaign.pk): 1000})
+    count = len(sends)
+
+    capped = own.decide(page(slot), now=at(2.1), rng=random.Random(1))
+
+    assert len(sends) == count + 1
+    assert capped.slots["sidebar-top"].campaign is None
+
+
+def test_a_rate_outlives_a_new_snapshot_but_not_a_long_pause(slot, sends):
+    from ads.decision import RATE_WINDOW
+
+    campaign = CampaignFactory.create(slots=[slot], daily_cap=1000)
+    other = SlotFactory.create(key="other")
+    store = get_counters()
+    store.set({keys.served_today(DAY, campaign.pk): 945})
+    own = cached_engine()
+    own.decide(page(slot), now=at(0), rng=random.Random(1))
+    bump_version()  # (a save elsewhere: the snapshot is built anew)
+    CampaignFactory.create(slots=[other])
+    store.set({keys.served_today(DAY, campaign.pk): 955})  # 5 a second
+    own.decide(page(slot), now=at(2), rng=random.Random(1))
+    count = len(sends)
+    own.decide(page(slot), now=at(2.5), rng=random.Random(1))
+    assert reads_of(campaign, sends[count:]) == 0  # within 5 %, but not within 20
+
+    store.set({keys.served_today(DAY, campaign.pk): 956})
+    own.decide(page(slot), now=at(3 + RATE_WINDOW), rng=random.Random(1))  # rate unknown
+    count = len(sends)
+    own.decide(page(slot), now=at(3.5 + RATE_WINDOW), rng=random.Random(1))
+    assert reads_of(campaign, sends[count:]) == 1  # within 5 % again
 
 
 def test_a_readers_frequency_counts_are_read_on_every_decision(slot, sends):
