@@ -2,9 +2,10 @@
 
 Each filled slot gets a nonce that carries the facts needed to count it (campaign,
 promotion, slot, destination, served time, visitor key when consented) and lives two
-hours. Served events are recorded with the decision; a view and a click count once per
-nonce, decided by an atomic check-and-set in Redis (``HSETNX`` inside one Lua script),
-never by a read followed by a write. Every refused event is recorded too, with its
+hours; in Redis the nonces of one page view share one record (``nonce_record``). Served
+events are recorded with the decision; a view and a click count once per nonce, decided
+by an atomic check-and-set in Redis (``HSETNX`` inside one Lua script), never by a read
+followed by a write. Every refused event is recorded too, with its
 reason, so reports show invalid traffic instead of hiding it.
 
 With Redis, events are appended to one stream in the same round trip; Celery beat
@@ -117,7 +118,8 @@ def _signature(token: bytes, signer: hmac.HMAC | None = None) -> bytes:
 
 
 def new_nonce() -> str:
-    """128 random bits and a signature, so forged nonces are refused without a lookup."""
+    """128 random bits, a slot's place and a signature, so forged nonces are refused
+    without a lookup: the one nonce of a page view with one filled slot."""
     return new_nonces(1)[0]
 
 
@@ -154,13 +156,22 @@ def _fresh_randomness() -> None:
 os.register_at_fork(after_in_child=_fresh_randomness)
 
 
+# A page view's nonces: the page's 128 random bits (22 characters), then the filled
+# slot's place among them (one of these characters), then the signature of both.
+PAGE_TOKEN_LENGTH = 22
+_PLACES = b"0123456789abcdefghijklmnopqrstuvwxyz"
+
+
 def new_nonces(count: int) -> list[str]:
-    """``count`` nonces, each from 16 bytes of randomness never used before."""
-    random = _randomness.take(16 * count)
+    """The nonces of one page view's ``count`` filled slots: 16 bytes of randomness
+    never used before for the page, and each slot's place, signed."""
+    if not 0 < count <= len(_PLACES):
+        raise ValueError(f"1 to {len(_PLACES)} nonces per page view, not {count}")
+    page = _urlsafe(_randomness.take(16))[:-2]  # no "==" padding
     signer = _signer(settings.SECRET_KEY)
     nonces = []
-    for n in range(count):
-        token = _urlsafe(random[16 * n : 16 * n + 16])[:-2]  # no "==" padding
+    for place in _PLACES[:count]:
+        token = page + bytes((place,))
         nonces.append((token + b"." + _signature(token, signer)).decode())
     return nonces
 
@@ -171,7 +182,19 @@ def check_nonce(nonce: str) -> bool:
 
 
 def nonce_key(nonce: str) -> str:
-    return f"{keys.PREFIX}:nonce:{nonce}"
+    """The Redis hash that holds ``nonce`` (``nonce_record``)."""
+    return nonce_record(nonce)[0]
+
+
+def nonce_record(nonce: str) -> tuple[str, str]:
+    """The Redis hash that holds ``nonce`` and its field in it. A page view's nonces
+    share a record: its token, and the field of each slot's place. A nonce issued
+    before pages shared one (its token is the page's alone) has a record of its own
+    and no field: it is counted as before until it expires."""
+    token = nonce.partition(".")[0]
+    if len(token) == PAGE_TOKEN_LENGTH + 1:
+        return f"{keys.PREFIX}:nonce:{token[:-1]}", token[-1]
+    return f"{keys.PREFIX}:nonce:{nonce}", ""
 
 
 def rate_key(ip_address: str, user_agent: str, *, now: dt.datetime) -> str:
@@ -230,15 +253,26 @@ class EventStore(Protocol):
 
 # One round trip for a view or a click: look the nonce up, apply the rate limit, set the
 # event on the nonce only if it is not set yet (HSETNX: concurrent duplicates count
-# once), append the event (or its refusal) to the stream and count clicks.
+# once), append the event (or its refusal) to the stream and count clicks. A nonce is
+# the field ARGV[9] of its page's record (``nonce_record``): "c|p|s|destination"; the
+# served time, visitor key and refusal are the page's. One issued before pages shared
+# a record (ARGV[9] empty) has a record of its own, a field for each fact.
 _TRACK = """
-local f = redis.call('HMGET', KEYS[1], 'c', 'p', 's', 'd', 'v', 'x')
-local ev, ts = ARGV[1], ARGV[2]
-if not f[1] then
+local ev, ts, place = ARGV[1], ARGV[2], ARGV[9]
+local c, p, s, d, v, x
+if place == '' then
+  local f = redis.call('HMGET', KEYS[1], 'c', 'p', 's', 'd', 'v', 'x')
+  c, p, s, d, v, x = f[1], f[2], f[3], f[4], f[5], f[6]
+else
+  local f = redis.call('HMGET', KEYS[1], place, 'v', 'x')
+  if f[1] then c, p, s, d = string.match(f[1], '^(%d+)|(%d+)|(%d+)|(.*)$') end
+  v, x = f[2], f[3]
+end
+if not c then
   redis.call('XADD', KEYS[2], '*', 'e', ev .. '|0|0|0|' .. ts .. '||unknown_nonce')
   return {'unknown_nonce', ''}
 end
-local c, p, s, d, v, x = f[1], f[2], f[3], f[4], f[5] or '', f[6] or ''
+v, x = v or '', x or ''
 local reason = ARGV[3]
 if reason == '' then reason = x end
 if reason == '' then
@@ -246,7 +280,9 @@ if reason == '' then
   if n == 1 then redis.call('EXPIRE', KEYS[3], ARGV[8]) end
   if n > tonumber(ARGV[4]) then reason = 'rate_limit' end
 end
-if reason == '' and redis.call('HSETNX', KEYS[1], ev, ts) == 0 then reason = 'replay' end
+if reason == '' and redis.call('HSETNX', KEYS[1], ev .. place, ts) == 0 then
+  reason = 'replay'
+end
 local head = ev .. '|' .. c .. '|' .. p .. '|' .. s .. '|' .. ts .. '|'
 if reason ~= '' then
   redis.call('XADD', KEYS[2], '*', 'e', head .. '|' .. reason)
@@ -264,45 +300,42 @@ return {'', d}
 """
 
 
-# One script for a page view's filled slots: each slot's nonce (its facts, two hours to
-# live), its served event and, unless refused, the live counters it adds to (the names
-# of ``ads.counters``; a day's counters expire). The page's served events go into one
-# stream entry, a line each (``Event.decode_entry``). Sent without waiting for its
-# answer (``RedisEventStore.served``).
+# One script for a page view's filled slots: their nonces in one record (KEYS[2], two
+# hours to live: the page's served time, visitor key and refusal, and for each slot's
+# place "c|p|s|destination"), their served events and, unless refused, the live
+# counters they add to (the names of ``ads.counters``; a day's counters expire). The
+# served events go into one stream entry, a line each (``Event.decode_entry``). Sent
+# without waiting for its answer (``RedisEventStore.served``).
 _SERVED = """
 local nonce_ttl, day_ttl, prefix, day = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local visitor, reason, ts = ARGV[5], ARGV[6], ARGV[7]
 local today = prefix .. day .. ':'
-local function count(key, field)
-  local value
-  if field then value = redis.call('HINCRBY', key, field, 1)
-  else value = redis.call('INCR', key) end
-  return value
-end
+local record = {'t', ts}
+if visitor ~= '' then record[#record + 1] = 'v'; record[#record + 1] = visitor end
+if reason ~= '' then record[#record + 1] = 'x'; record[#record + 1] = reason end
 local events = {}
-local i = 8
-while i <= #ARGV do
-  local key, c, p, s = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local facts = {'c', c, 'p', p, 's', s, 'd', ARGV[i + 4], 't', ts}
-  if visitor ~= '' then facts[#facts + 1] = 'v'; facts[#facts + 1] = visitor end
-  if reason ~= '' then facts[#facts + 1] = 'x'; facts[#facts + 1] = reason end
-  redis.call('HSET', key, unpack(facts))
-  redis.call('EXPIRE', key, nonce_ttl)
+for i = 8, #ARGV, 5 do
+  local c, p, s = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  record[#record + 1] = ARGV[i]
+  record[#record + 1] = c .. '|' .. p .. '|' .. s .. '|' .. ARGV[i + 4]
   events[#events + 1] =
     'served|' .. c .. '|' .. p .. '|' .. s .. '|' .. ts .. '|' .. visitor .. '|' .. reason
   if reason == '' then
-    if count(today .. 'served:' .. c) == 1 then
+    if redis.call('INCR', today .. 'served:' .. c) == 1 then
       redis.call('EXPIRE', today .. 'served:' .. c, day_ttl)
     end
-    count(prefix .. 'total:served:' .. c)
-    count(prefix .. 'total:promotion-served:' .. p)
-    if visitor ~= '' and count(today .. 'freq:' .. visitor, c) == 1 then
+    redis.call('INCR', prefix .. 'total:served:' .. c)
+    redis.call('INCR', prefix .. 'total:promotion-served:' .. p)
+    if visitor ~= '' and redis.call('HINCRBY', today .. 'freq:' .. visitor, c, 1) == 1 then
       redis.call('EXPIRE', today .. 'freq:' .. visitor, day_ttl)
     end
   end
-  i = i + 5
 end
-if #events > 0 then redis.call('XADD', KEYS[1], '*', 'e', table.concat(events, '\\n')) end
+if #events > 0 then
+  redis.call('HSET', KEYS[2], unpack(record))
+  redis.call('EXPIRE', KEYS[2], nonce_ttl)
+  redis.call('XADD', KEYS[1], '*', 'e', table.concat(events, '\\n'))
+end
 return 0
 """
 
@@ -325,16 +358,21 @@ class RedisEventStore:
             reason,
             int(now.timestamp()),
         ]
+        records = set()
         for item in items:
-            args += [nonce_key(item.nonce), item.campaign, item.promotion, item.slot]
-            args.append(item.destination)
+            record, place = nonce_record(item.nonce)
+            records.add(record)
+            args += [place, item.campaign, item.promotion, item.slot, item.destination]
+        if len(records) != 1 or not place:
+            raise ValueError("the nonces of one page view (``new_nonces``) expected")
         # Sent without waiting for the answer (``wire.Script.send``): the page goes out
         # while Redis records it.
-        self._served.send([STREAM], args)
+        self._served.send([STREAM, record], args)
 
     def track(self, event: str, nonce: str, *, now: dt.datetime, refuse: str, rate: str) -> Outcome:
+        record, place = nonce_record(nonce)
         reason, destination = self._track(
-            [nonce_key(nonce), STREAM, rate],
+            [record, STREAM, rate],
             [
                 event,
                 int(now.timestamp()),
@@ -344,6 +382,7 @@ class RedisEventStore:
                 berlin_day(now).isoformat(),
                 int(DAY_TTL.total_seconds()),
                 RATE_WINDOW_SECONDS,
+                place,
             ],
         )
         return Outcome(reason.decode(), destination.decode())

@@ -17,14 +17,17 @@ from ads.tracking import (
     VIEW,
     DatabaseEventStore,
     Event,
+    _signature,
     check_nonce,
     new_nonce,
     new_nonces,
     nonce_key,
+    nonce_record,
     record_event,
     record_served,
 )
-from tests.factories import CampaignFactory, SlotFactory
+from promotions.models import Slot
+from tests.factories import CampaignFactory, PromotionFactory, SlotFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -76,8 +79,36 @@ def test_a_pages_nonces_are_each_signed_and_different():
 
     assert len(set(nonces)) == 4
     assert all(check_nonce(nonce) for nonce in nonces)
-    # 128 random bits each, as base64 without padding, like secrets.token_urlsafe(16)
-    assert {len(nonce.partition(".")[0]) for nonce in nonces} == {22}
+    # The page's 128 random bits, as base64 without padding like
+    # secrets.token_urlsafe(16), and each slot's place.
+    pages = {nonce[:22] for nonce in nonces}
+    assert len(pages) == 1
+    assert [nonce[22] for nonce in nonces] == ["0", "1", "2", "3"]
+    assert {len(nonce.partition(".")[0]) for nonce in nonces} == {23}
+    assert new_nonces(4)[0][:22] not in pages
+
+
+def test_a_nonce_with_another_slots_place_is_refused():
+    nonce = new_nonces(2)[0]
+    token, dot, signature = nonce.partition(".")
+
+    assert not check_nonce(token[:-1] + "1" + dot + signature)
+
+
+def test_a_page_has_at_most_36_nonces():
+    assert len(new_nonces(36)) == 36
+    with pytest.raises(ValueError, match="1 to 36"):
+        new_nonces(37)
+    with pytest.raises(ValueError, match="1 to 36"):
+        new_nonces(0)
+
+
+def test_the_nonces_of_a_page_view_share_one_record_in_redis():
+    first, second = new_nonces(2)
+
+    assert nonce_record(first) == (nonce_key(first), "0")
+    assert nonce_record(second) == (nonce_key(first), "1")
+    assert nonce_key(first) == f"litfass:ads:nonce:{first[:22]}"
 
 
 def test_a_nonces_signature_is_hmac_sha256_of_its_token_under_the_secret_key(settings):
@@ -181,10 +212,68 @@ def test_served_slot_gets_a_nonce_with_its_facts(served):
 
     facts: dict[bytes, bytes] = redis_client().hgetall(nonce_key(nonce))  # type: ignore[assignment]
 
-    assert int(facts[b"c"]) == campaign.pk
-    assert int(facts[b"p"]) == promotion.pk
-    assert facts[b"d"].decode() == promotion.destination_url
+    slot = Slot.objects.get(key="sidebar-top")
+    assert facts[b"0"].decode() == (
+        f"{campaign.pk}|{promotion.pk}|{slot.pk}|{promotion.destination_url}"
+    )
+    assert int(facts[b"t"]) == int(NOW.timestamp())
+    assert b"v" not in facts  # no consent, no visitor key
     assert 7100 < redis_client().ttl(nonce_key(nonce)) <= 7200
+
+
+def test_each_slot_of_a_page_view_counts_once_in_the_pages_record():
+    first, second = SlotFactory.create(key="first"), SlotFactory.create(key="second")
+    campaigns = [CampaignFactory.create(slots=[first, second]) for _n in range(2)]
+    decision = decide(PageContext(slot_keys=("first", "second")), now=NOW, rng=random.Random(1))
+    nonces = record_served(decision, now=NOW)
+    assert nonce_key(nonces["first"]) == nonce_key(nonces["second"])
+
+    outcomes = [track(VIEW, nonces["first"]), track(VIEW, nonces["second"])]
+    outcomes += [track(VIEW, nonces["second"]), track(CLICK, nonces["second"])]
+
+    assert [o.reason for o in outcomes] == ["", "", "replay", ""]
+    promotion = decision.slots["second"].promotion
+    assert promotion is not None
+    assert outcomes[3].destination == promotion.destination_url
+    views = {campaign.pk: totals(campaign)["views"] for campaign in campaigns}
+    assert views == {campaign.pk: 1 for campaign in campaigns}
+
+
+def test_a_nonce_issued_before_pages_shared_a_record_still_counts_once():
+    """Nonces live two hours: those made before an upgrade, one record each (the nonce
+    its key, a field a fact), count until they expire."""
+    campaign, promotion = CampaignFactory.create(), PromotionFactory.create()
+    slot = SlotFactory.create(key="sidebar-top")
+    token = "A" * 22  # 128 bits: a nonce of its own, no slot's place
+    nonce = f"{token}.{_signature(token.encode()).decode()}"
+    assert check_nonce(nonce)
+    key = f"litfass:ads:nonce:{nonce}"
+    assert nonce_record(nonce) == (key, "")
+    redis_client().hset(
+        key,
+        mapping={
+            "c": campaign.pk,
+            "p": promotion.pk,
+            "s": slot.pk,
+            "d": "https://example.org/",
+            "t": int(NOW.timestamp()),
+        },
+    )
+
+    first, again = track(CLICK, nonce), track(CLICK, nonce)
+
+    assert (first.reason, first.destination) == ("", "https://example.org/")
+    assert again.reason == "replay"
+    assert totals(campaign)["clicks"] == 1
+
+
+def test_nonces_of_two_page_views_are_not_recorded_as_one():
+    from ads.tracking import Served, event_store
+
+    items = [Served(new_nonces(1)[0], 1, 1, 1, "https://example.org/") for _page in range(2)]
+
+    with pytest.raises(ValueError, match="one page view"):
+        event_store().served(items, now=NOW, visitor="", reason="")
 
 
 def test_a_view_right_after_its_page_view_on_the_same_thread_counts(monkeypatch):

@@ -8,7 +8,7 @@ from playwright.sync_api import Page
 from ads.counters import redis_client
 from ads.models import FilteredRollup, HourlyRollup
 from ads.rollups import flush
-from ads.tracking import nonce_key
+from ads.tracking import nonce_key, nonce_record
 from portal.demo import REFERENCE_SLUG, load_demo
 from promotions.models import Promotion
 
@@ -51,7 +51,8 @@ def nonce_of(page: Page, key: str) -> str:
 
 
 def viewed(nonce: str) -> bool:
-    return redis_client().hexists(nonce_key(nonce), "view")
+    key, place = nonce_record(nonce)
+    return redis_client().hexists(key, f"view{place}")
 
 
 def scroll_to(page: Page, key: str) -> None:
