@@ -185,6 +185,9 @@ LITFASS_DECISION_MAX_BYTES = env.int("LITFASS_DECISION_MAX_BYTES", default=8192)
 # every page view; never for a campaign within 5 % (and at least 20 page views) of its
 # daily cap, nor for a reader's frequency counts. 0 reads them on every decision.
 LITFASS_LIVE_COUNTS_TTL = env.float("LITFASS_LIVE_COUNTS_TTL", default=1.0)
+# Keep each process's decision snapshot out of the cyclic garbage collector's walks
+# (``gc.freeze``, see ``ads.decision``).
+LITFASS_SNAPSHOT_FREEZE = env.bool("LITFASS_SNAPSHOT_FREEZE", default=True)
 
 # "Werbung auf diesem Portal?": new inquiries are announced to this address.
 LITFASS_SALES_EMAIL = env.str("LITFASS_SALES_EMAIL", default="werbung@localhost")

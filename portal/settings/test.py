@@ -17,3 +17,6 @@ if env.str("LITFASS_TEST_MEDIA_ROOT", default=""):
 # Tests look at counters right after a page view and decide again at the same moment:
 # read them on every decision. The tests of the live-count cache turn it on themselves.
 LITFASS_LIVE_COUNTS_TTL = 0.0
+# A full collection on every snapshot build would cost the suite minutes; the test of
+# the freeze turns it on itself.
+LITFASS_SNAPSHOT_FREEZE = False

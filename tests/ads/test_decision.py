@@ -867,6 +867,53 @@ def test_only_the_campaigns_near_their_cap_are_read_anew(slot, sends):
     assert not any(keys.served_today(DAY, far.pk).encode() in sent for sent in sends[count:])
 
 
+@pytest.fixture
+def unfrozen():
+    import gc
+
+    yield gc
+    gc.unfreeze()  # the rest of the suite as it was
+
+
+def tracked(gc, thing) -> bool:
+    """Whether the collector's walks reach ``thing`` (frozen objects are not listed)."""
+    return any(seen is thing for seen in gc.get_objects())
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.itself = self
+
+
+def test_a_snapshot_is_kept_out_of_the_collectors_walks_until_the_next(slot, unfrozen):
+    import weakref
+
+    CampaignFactory.create(slots=[slot])
+    own = Engine(counters=get_counters, freeze=True)
+    unfrozen.unfreeze()
+    first = own.snapshot(now=NOW)
+    assert unfrozen.get_freeze_count() > 0
+    assert not tracked(unfrozen, first)  # frozen: no walk reaches it
+    # Cyclic garbage of the first snapshot's (the memos are its mutable part).
+    first.rendered[("garbage",)] = _Cycle()
+    garbage = weakref.ref(first.rendered[("garbage",)])
+    del first
+
+    bump_version()
+    second = own.snapshot(now=NOW, version=get_counters().read([keys.VERSION_KEY])[0])
+
+    assert garbage() is None  # collected with the next snapshot, not kept for good
+    assert not tracked(unfrozen, second)
+
+
+def test_without_the_freeze_a_snapshot_is_left_to_the_collector(slot, unfrozen):
+    unfrozen.unfreeze()
+    snapshot = Engine(counters=get_counters, freeze=False).snapshot(now=NOW)
+
+    assert unfrozen.get_freeze_count() == 0
+    assert tracked(unfrozen, snapshot)
+
+
 def test_served_counts_of_yesterday_are_not_used_today(slot, sends):
     campaign = CampaignFactory.create(slots=[slot], daily_cap=1000)
     own = cached_engine()
