@@ -157,27 +157,29 @@ os.register_at_fork(after_in_child=_fresh_randomness)
 
 
 # A page view's nonces: the page's 128 random bits (22 characters), then the filled
-# slot's place among them (one of these characters), then the signature of both.
+# slot's place among them (one of these characters), then the signature of the page's
+# bits. The place is not signed: a page's nonces all go to the one reader who holds
+# the page, and a place the page did not fill is refused where it is looked up.
 PAGE_TOKEN_LENGTH = 22
 _PLACES = b"0123456789abcdefghijklmnopqrstuvwxyz"
 
 
 def new_nonces(count: int) -> list[str]:
     """The nonces of one page view's ``count`` filled slots: 16 bytes of randomness
-    never used before for the page, and each slot's place, signed."""
+    never used before for the page, signed once, and each slot's place."""
     if not 0 < count <= len(_PLACES):
         raise ValueError(f"1 to {len(_PLACES)} nonces per page view, not {count}")
     page = _urlsafe(_randomness.take(16))[:-2]  # no "==" padding
-    signer = _signer(settings.SECRET_KEY)
-    nonces = []
-    for place in _PLACES[:count]:
-        token = page + bytes((place,))
-        nonces.append((token + b"." + _signature(token, signer)).decode())
-    return nonces
+    signature = b"." + _signature(page)
+    return [(page + bytes((place,)) + signature).decode() for place in _PLACES[:count]]
 
 
 def check_nonce(nonce: str) -> bool:
+    """Whether ``nonce`` is well signed: a page's (its token the page's bits and a
+    place), or one made before pages shared a signature (its token signed whole)."""
     token, _dot, signature = nonce.encode().partition(b".")
+    if len(token) == PAGE_TOKEN_LENGTH + 1:
+        token = token[:PAGE_TOKEN_LENGTH]
     return bool(token) and len(nonce) <= 64 and hmac.compare_digest(signature, _signature(token))
 
 
@@ -314,6 +316,7 @@ local record = {'t', ts}
 if visitor ~= '' then record[#record + 1] = 'v'; record[#record + 1] = visitor end
 if reason ~= '' then record[#record + 1] = 'x'; record[#record + 1] = reason end
 local events = {}
+local reader = ''
 for i = 8, #ARGV, 5 do
   local c, p, s = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   record[#record + 1] = ARGV[i]
@@ -327,10 +330,11 @@ for i = 8, #ARGV, 5 do
     redis.call('INCR', prefix .. 'total:served:' .. c)
     redis.call('INCR', prefix .. 'total:promotion-served:' .. p)
     if visitor ~= '' and redis.call('HINCRBY', today .. 'freq:' .. visitor, c, 1) == 1 then
-      redis.call('EXPIRE', today .. 'freq:' .. visitor, day_ttl)
+      reader = today .. 'freq:' .. visitor  -- a new field, maybe a new hash
     end
   end
 end
+if reader ~= '' then redis.call('EXPIRE', reader, day_ttl) end
 if #events > 0 then
   redis.call('HSET', KEYS[2], unpack(record))
   redis.call('EXPIRE', KEYS[2], nonce_ttl)

@@ -52,6 +52,19 @@ def test_visitor_key_is_stable_within_a_day():
     assert visitor_key(IP, DESKTOP, day=DAY) == visitor_key(IP, DESKTOP, day=DAY)
 
 
+def test_visitor_key_is_hmac_sha256_of_address_and_agent_under_the_days_salt():
+    """A reader's counts of the day are kept under this key: across a deploy during the
+    day it must stay what it is."""
+    import hashlib
+    import hmac
+
+    from ads.visitors import daily_salt
+
+    for day in (DAY, DAY + dt.timedelta(days=1)):
+        mac = hmac.new(daily_salt(day), f"{IP}\n{DESKTOP}".encode(), hashlib.sha256)
+        assert visitor_key(IP, DESKTOP, day=day) == mac.hexdigest()[:32]
+
+
 def test_visitor_key_changes_with_the_day():
     assert visitor_key(IP, DESKTOP, day=DAY) != visitor_key(
         IP, DESKTOP, day=DAY + dt.timedelta(days=1)

@@ -7,8 +7,8 @@ import pytest
 import redis
 
 from ads import tracking
-from ads.counters import get_counters, redis_client
-from ads.decision import PageContext, decide
+from ads.counters import DAY_TTL, get_counters, redis_client
+from ads.decision import PageContext, berlin_day, decide
 from ads.models import DailyRollup, FilteredRollup, HourlyRollup, Nonce
 from ads.rollups import flush
 from ads.tracking import (
@@ -60,6 +60,12 @@ def totals(campaign):
     }
 
 
+def get_counters_hash(visitor: str) -> str:
+    from ads import counters as keys
+
+    return keys.frequency_hash(berlin_day(NOW), visitor)
+
+
 def filtered():
     flush()
     return {(r.event, r.reason): r.count for r in FilteredRollup.objects.all()}
@@ -88,11 +94,14 @@ def test_a_pages_nonces_are_each_signed_and_different():
     assert new_nonces(4)[0][:22] not in pages
 
 
-def test_a_nonce_with_another_slots_place_is_refused():
-    nonce = new_nonces(2)[0]
+def test_a_place_the_page_did_not_fill_is_refused_where_it_is_looked_up(served):
+    _campaign, _promotion, nonce = served  # one slot: place "0"
     token, dot, signature = nonce.partition(".")
+    other = token[:-1] + "1" + dot + signature
 
-    assert not check_nonce(token[:-1] + "1" + dot + signature)
+    assert check_nonce(other)  # the page's signature: no lookup saved
+    assert track(VIEW, other).reason == "unknown_nonce"
+    assert track(VIEW, nonce).counted
 
 
 def test_a_page_has_at_most_36_nonces():
@@ -121,7 +130,8 @@ def test_a_nonces_signature_is_hmac_sha256_of_its_token_under_the_secret_key(set
         settings.SECRET_KEY = secret
         for nonce in new_nonces(3):
             token, _dot, signature = nonce.partition(".")
-            mac = hmac.new(secret.encode(), b"litfass-nonce:" + token.encode(), hashlib.sha256)
+            page = token[:22].encode()  # the place is not signed
+            mac = hmac.new(secret.encode(), b"litfass-nonce:" + page, hashlib.sha256)
             assert signature == base64.urlsafe_b64encode(mac.digest()[:9]).decode()
             assert "=" not in token
         assert check_nonce(nonce)
@@ -237,6 +247,21 @@ def test_each_slot_of_a_page_view_counts_once_in_the_pages_record():
     assert outcomes[3].destination == promotion.destination_url
     views = {campaign.pk: totals(campaign)["views"] for campaign in campaigns}
     assert views == {campaign.pk: 1 for campaign in campaigns}
+
+
+def test_a_readers_counts_of_the_day_expire_and_count_each_campaign():
+    slots = [SlotFactory.create(key=f"slot-{n}") for n in range(3)]
+    campaigns = [CampaignFactory.create(slots=slots) for _n in range(3)]
+    page = PageContext(slot_keys=("slot-0", "slot-1", "slot-2"), consent=True, visitor_key="r")
+    hash_key = get_counters_hash("r")
+    redis_client().delete(hash_key)
+
+    record_served(decide(page, now=NOW, rng=random.Random(1)), now=NOW)
+    record_served(decide(page, now=NOW, rng=random.Random(2)), now=NOW)
+
+    counts = {int(k): int(v) for k, v in redis_client().hgetall(hash_key).items()}
+    assert counts == {campaign.pk: 2 for campaign in campaigns}
+    assert 0 < redis_client().ttl(hash_key) <= DAY_TTL.total_seconds()
 
 
 def test_a_nonce_issued_before_pages_shared_a_record_still_counts_once():
