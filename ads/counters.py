@@ -3,7 +3,7 @@
 A counter is named by a key such as ``litfass:ads:2026-06-10:served:12``; in Redis
 (``REDIS_URL``) that is a plain integer. A key with a ``#`` names a field of a hash
 instead (``locate``): a reader's frequency counts of one day are one small hash,
-``...:freq:<visitor>#<campaign>``, so a decision reads them with one ``HMGET`` however
+``...:freq:<visitor>#<campaign>``, so a decision reads them with one ``HGETALL`` however
 many capped campaigns it weighs, and the rest with one ``MGET``, both in a single round
 trip. (Served counts stay plain keys: a hash of a day's campaigns would be a listpack
 below 512 fields, which Redis searches field by field.) The counters live in Redis next
@@ -117,6 +117,15 @@ class Counters(Protocol):
         ``ttl``. Returns how many keys were raised."""
 
 
+def _fields(whole: dict[bytes, bytes] | list[bytes], fields: Sequence[str]) -> list[int]:
+    """The values of ``fields`` in a hash as ``HGETALL`` answers it (0 when missing): a
+    map in RESP3, field and value in turn in RESP2."""
+    if not whole:
+        return [0] * len(fields)
+    found = whole if isinstance(whole, dict) else dict(zip(whole[::2], whole[1::2], strict=True))
+    return [int(found.get(field.encode(), 0)) for field in fields]
+
+
 class RedisCounters:
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
@@ -142,9 +151,11 @@ class RedisCounters:
     def ask_groups(
         self, plain: Sequence[str], hashes: Sequence[tuple[str, Sequence[str]]]
     ) -> Callable[[], tuple[list[int], list[list[int]]]]:
-        # The decision's read: encoded once per set of keys (see ``ads.wire``).
+        # The decision's read: encoded once per set of keys (see ``ads.wire``). A hash
+        # comes whole (``HGETALL``): a reader's of the day holds the few campaigns they
+        # were shown, mostly none, fewer than the fields a page asks about (dozens).
         commands = [wire.pack_once("MGET", *plain)] if plain else []
-        commands += [wire.pack("HMGET", key, *fields) for key, fields in hashes if fields]
+        commands += [wire.pack("HGETALL", key) for key, fields in hashes if fields]
         if not commands:
             return lambda: ([], [[] for _group in hashes])
         asked = wire.ask(self.client, b"".join(commands), len(commands))
@@ -153,7 +164,7 @@ class RedisCounters:
             answers = iter(asked())
             plain_values = [int(v or 0) for v in next(answers)] if plain else []
             return plain_values, [
-                [int(v or 0) for v in next(answers)] if fields else [] for _hash, fields in hashes
+                _fields(next(answers), fields) if fields else [] for _hash, fields in hashes
             ]
 
         return answer

@@ -7,7 +7,7 @@ even pacing; the slot's own fallback fills what is left.
 
 The hot path reads an immutable in-process snapshot of the deliverable campaigns and
 the live counters it needs in at most one round trip (an ``MGET`` of the snapshot
-version and today's served counts, an ``HMGET`` of the reader's frequency counts): no
+version and today's served counts, an ``HGETALL`` of the reader's frequency counts): no
 SQL after warm-up. Today's served counts of all campaigns, read together less than
 ``LITFASS_LIVE_COUNTS_TTL`` seconds ago, are used again by every page, but those of a
 campaign near its daily cap; the reader's frequency counts are read whenever they matter

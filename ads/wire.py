@@ -1,6 +1,6 @@
 """A page view's Redis commands, sent past redis-py's per-command work.
 
-A decision may read its counters (an ``MGET`` and an ``HMGET``), and records what it
+A decision may read its counters (an ``MGET`` and an ``HGETALL``), and records what it
 served (one ``EVALSHA``, sent without waiting for its answer); views and clicks are one
 ``EVALSHA`` each. Through redis-py's command and pipeline objects about half of a
 decision request's CPU time went into the client: argument checks, retries, response

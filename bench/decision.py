@@ -833,18 +833,18 @@ def time_engine(*, rounds: int, iterations: int) -> dict[str, Any]:
                 step(n)
             timings[name].append((time.perf_counter() - started) / iterations * 1e6)
     mgets = [len(plain) for plain, _hashes in reads if plain]
-    hmgets = [n for _plain, hashes in reads if (n := sum(len(f) for _h, f in hashes))]
+    hashed = [n for _plain, hashes in reads if (n := sum(len(f) for _h, f in hashes))]
     return {
         "us": timings,
         "iterations": iterations,
         "rounds": rounds,
         "round_trips": round_trips,
         "calls": {name: count / sample for name, count in calls.commands.items()},
-        # Over the reads that have an ``MGET`` resp. an ``HMGET``: most have only one.
+        # Over the reads that have an ``MGET`` resp. an ``HGETALL``: most have only one.
         "mget_share": len(mgets) / len(reads),
         "keys": statistics.mean(mgets) if mgets else 0.0,
-        "hmget_share": len(hmgets) / len(reads),
-        "fields": statistics.mean(hmgets) if hmgets else 0.0,
+        "hash_share": len(hashed) / len(reads),
+        "fields": statistics.mean(hashed) if hashed else 0.0,
         "considered": considered,
         "fills": fills,
         "sample": sample,
@@ -1178,8 +1178,8 @@ def report(r: Results) -> str:
         f"{e['snapshot_ms']:.0f} ms); a page's 4 slots have {e['considered']:.0f} distinct "
         f"campaigns booked. Of the reads decisions made, {e['mget_share']:.0%} had an "
         f"`MGET` ({e['keys']:.1f} keys on average: the version, served and goal counts) and "
-        f"{e['hmget_share']:.0%} an `HMGET` of the reader's frequency hash "
-        f"({e['fields']:.1f} fields on average), pipelined when both. It reads when the "
+        f"{e['hash_share']:.0%} an `HGETALL` of the reader's frequency hash "
+        f"(for {e['fields']:.1f} fields on average), pipelined when both. It reads when the "
         f"reader's frequency counts are needed "
         f"(consent; the page is filled meanwhile), for campaigns near their daily cap, or "
         f"when the process's served counts (every campaign's, read together) are older "

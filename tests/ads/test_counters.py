@@ -206,3 +206,16 @@ def test_changing_campaign_slots_bumps_the_version_after_commit(
         assert version() == before
 
     assert version() > before
+
+
+@pytest.mark.parametrize(
+    "whole",
+    [{b"7": b"2", b"9": b"5"}, [b"7", b"2", b"9", b"5"]],
+    ids=["resp3-map", "resp2-list"],
+)
+def test_a_hash_read_whole_answers_the_fields_asked(whole):
+    from ads.counters import _fields
+
+    assert _fields(whole, ["7", "8", "9"]) == [2, 0, 5]
+    assert _fields({}, ["7", "8"]) == [0, 0]
+    assert _fields([], ["7"]) == [0]
