@@ -159,7 +159,9 @@ os.register_at_fork(after_in_child=_fresh_randomness)
 # A page view's nonces: the page's 128 random bits (22 characters), then the filled
 # slot's place among them (one of these characters), then the signature of the page's
 # bits. The place is not signed: a page's nonces all go to the one reader who holds
-# the page, and a place the page did not fill is refused where it is looked up.
+# the page; a place that is none of these is refused without a lookup, one the page did
+# not fill where it is looked up. (The page's own fields in its record are upper case,
+# so no place can name them.)
 PAGE_TOKEN_LENGTH = 22
 _PLACES = b"0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -179,6 +181,8 @@ def check_nonce(nonce: str) -> bool:
     place), or one made before pages shared a signature (its token signed whole)."""
     token, _dot, signature = nonce.encode().partition(b".")
     if len(token) == PAGE_TOKEN_LENGTH + 1:
+        if token[PAGE_TOKEN_LENGTH:] not in _PLACES:
+            return False
         token = token[:PAGE_TOKEN_LENGTH]
     return bool(token) and len(nonce) <= 64 and hmac.compare_digest(signature, _signature(token))
 
@@ -257,8 +261,9 @@ class EventStore(Protocol):
 # event on the nonce only if it is not set yet (HSETNX: concurrent duplicates count
 # once), append the event (or its refusal) to the stream and count clicks. A nonce is
 # the field ARGV[9] of its page's record (``nonce_record``): "c|p|s|destination"; the
-# served time, visitor key and refusal are the page's. One issued before pages shared
-# a record (ARGV[9] empty) has a record of its own, a field for each fact.
+# served time, visitor key and refusal are the page's (T, V, X). One issued before
+# pages shared a record (ARGV[9] empty) has a record of its own, a field for each fact
+# (c, p, s, d, t, v, x).
 _TRACK = """
 local ev, ts, place = ARGV[1], ARGV[2], ARGV[9]
 local c, p, s, d, v, x
@@ -266,7 +271,7 @@ if place == '' then
   local f = redis.call('HMGET', KEYS[1], 'c', 'p', 's', 'd', 'v', 'x')
   c, p, s, d, v, x = f[1], f[2], f[3], f[4], f[5], f[6]
 else
-  local f = redis.call('HMGET', KEYS[1], place, 'v', 'x')
+  local f = redis.call('HMGET', KEYS[1], place, 'V', 'X')
   if f[1] then c, p, s, d = string.match(f[1], '^(%d+)|(%d+)|(%d+)|(.*)$') end
   v, x = f[2], f[3]
 end
@@ -303,8 +308,8 @@ return {'', d}
 
 
 # One script for a page view's filled slots: their nonces in one record (KEYS[2], two
-# hours to live: the page's served time, visitor key and refusal, and for each slot's
-# place "c|p|s|destination"), their served events and, unless refused, the live
+# hours to live: the page's served time, visitor key and refusal as T, V and X, and for
+# each slot's place "c|p|s|destination"), their served events and, unless refused, the live
 # counters they add to (the names of ``ads.counters``; a day's counters expire). The
 # served events go into one stream entry, a line each (``Event.decode_entry``). Sent
 # without waiting for its answer (``RedisEventStore.served``).
@@ -312,9 +317,9 @@ _SERVED = """
 local nonce_ttl, day_ttl, prefix, day = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local visitor, reason, ts = ARGV[5], ARGV[6], ARGV[7]
 local today = prefix .. day .. ':'
-local record = {'t', ts}
-if visitor ~= '' then record[#record + 1] = 'v'; record[#record + 1] = visitor end
-if reason ~= '' then record[#record + 1] = 'x'; record[#record + 1] = reason end
+local record = {'T', ts}
+if visitor ~= '' then record[#record + 1] = 'V'; record[#record + 1] = visitor end
+if reason ~= '' then record[#record + 1] = 'X'; record[#record + 1] = reason end
 local events = {}
 local reader = ''
 for i = 8, #ARGV, 5 do

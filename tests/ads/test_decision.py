@@ -636,6 +636,43 @@ def test_a_campaign_served_slowly_is_near_at_the_last_page_views_of_its_cap(slot
     assert capped.slots["sidebar-top"].campaign is None
 
 
+def test_counts_put_back_lower_give_no_rate_but_the_share_of_the_cap(slot, sends):
+    campaign = CampaignFactory.create(slots=[slot], daily_cap=1000)
+    store = get_counters()
+    store.set({keys.served_today(DAY, campaign.pk): 970})
+    own = cached_engine()
+    own.decide(page(slot), now=at(0), rng=random.Random(1))
+    store.set({keys.served_today(DAY, campaign.pk): 955})  # put back by hand
+    own.decide(page(slot), now=at(2), rng=random.Random(1))
+    count = len(sends)
+
+    own.decide(page(slot), now=at(2.1), rng=random.Random(1))
+
+    assert reads_of(campaign, sends[count:]) == 1  # within 5 %: near
+
+
+def test_a_rate_is_measured_over_at_least_a_ttl(slot, sends):
+    campaign = CampaignFactory.create(slots=[slot], daily_cap=1000)
+    store = get_counters()
+    store.set({keys.served_today(DAY, campaign.pk): 955})
+    own = cached_engine()
+    own.decide(page(slot), now=at(0), rng=random.Random(1))
+    # Another read a moment later (as a second thread's would be): no rate from it,
+    # and not what the next read measures against.
+    own.decide(page(slot), now=at(0.01), rng=random.Random(1), explain=True)
+    own._live = None  # (as if that thread had read the counts again)
+    own.decide(page(slot), now=at(0.02), rng=random.Random(1))
+    count = len(sends)
+    own.decide(page(slot), now=at(0.03), rng=random.Random(1))
+    assert reads_of(campaign, sends[count:]) == 1  # no rate: within 5 %
+
+    store.set({keys.served_today(DAY, campaign.pk): 957})  # 2 in 1.5 s, since the first
+    own.decide(page(slot), now=at(1.5), rng=random.Random(1))
+    count = len(sends)
+    own.decide(page(slot), now=at(1.6), rng=random.Random(1))
+    assert reads_of(campaign, sends[count:]) == 0
+
+
 def test_a_rate_outlives_a_new_snapshot_but_not_a_long_pause(slot, sends):
     from ads.decision import RATE_WINDOW
 
@@ -888,21 +925,32 @@ class _Cycle:
 def test_a_snapshot_is_kept_out_of_the_collectors_walks_until_the_next(slot, unfrozen):
     import weakref
 
+    from ads.decision import build_snapshot
+
     CampaignFactory.create(slots=[slot])
-    own = Engine(counters=get_counters, freeze=True)
+    planted: list[weakref.ref[_Cycle]] = []
+
+    def build(version, *, now):
+        snapshot = build_snapshot(version, now=now)
+        # Cyclic garbage that only this snapshot holds, there before the freeze.
+        snapshot.rendered[("garbage",)] = cycle = _Cycle()
+        planted.append(weakref.ref(cycle))
+        return snapshot
+
+    own = Engine(counters=get_counters, build=build, freeze=True)
     unfrozen.unfreeze()
     first = own.snapshot(now=NOW)
     assert unfrozen.get_freeze_count() > 0
     assert not tracked(unfrozen, first)  # frozen: no walk reaches it
-    # Cyclic garbage of the first snapshot's (the memos are its mutable part).
-    first.rendered[("garbage",)] = _Cycle()
-    garbage = weakref.ref(first.rendered[("garbage",)])
     del first
+    unfrozen.collect()
+    assert planted[0]() is not None  # frozen, so not collected
 
     bump_version()
     second = own.snapshot(now=NOW, version=get_counters().read([keys.VERSION_KEY])[0])
 
-    assert garbage() is None  # collected with the next snapshot, not kept for good
+    assert planted[0]() is None  # collected with the next snapshot, not kept for good
+    assert planted[1]() is not None
     assert not tracked(unfrozen, second)
 
 

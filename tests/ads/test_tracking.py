@@ -104,6 +104,35 @@ def test_a_place_the_page_did_not_fill_is_refused_where_it_is_looked_up(served):
     assert track(VIEW, nonce).counted
 
 
+@pytest.mark.parametrize("place", ["T", "V", "X", "A", "_", "\x00", "é"])
+def test_a_place_that_no_page_has_is_refused_without_a_lookup(place):
+    nonce = new_nonce()
+    token, dot, signature = nonce.partition(".")
+
+    assert check_nonce(nonce)
+    assert not check_nonce(token[:-1] + place + dot + signature)
+
+
+def test_every_slot_of_a_page_of_36_counts_with_the_pages_facts():
+    from ads.tracking import Served, event_store
+
+    nonces = new_nonces(36)
+    event_store().served(
+        [Served(nonce, 7, 8, 9, f"https://example.org/{n}") for n, nonce in enumerate(nonces)],
+        now=NOW,
+        visitor="reader",
+        reason="",
+    )
+
+    outcomes = [track(VIEW, nonce) for nonce in nonces]
+
+    assert [o.reason for o in outcomes] == [""] * 36
+    assert [o.destination for o in outcomes] == [f"https://example.org/{n}" for n in range(36)]
+    record = redis_client().hgetall(nonce_key(nonces[0]))
+    assert record[b"V"] == b"reader"
+    assert int(record[b"T"]) == int(NOW.timestamp())
+
+
 def test_a_page_has_at_most_36_nonces():
     assert len(new_nonces(36)) == 36
     with pytest.raises(ValueError, match="1 to 36"):
@@ -226,8 +255,8 @@ def test_served_slot_gets_a_nonce_with_its_facts(served):
     assert facts[b"0"].decode() == (
         f"{campaign.pk}|{promotion.pk}|{slot.pk}|{promotion.destination_url}"
     )
-    assert int(facts[b"t"]) == int(NOW.timestamp())
-    assert b"v" not in facts  # no consent, no visitor key
+    assert int(facts[b"T"]) == int(NOW.timestamp())
+    assert b"V" not in facts  # no consent, no visitor key
     assert 7100 < redis_client().ttl(nonce_key(nonce)) <= 7200
 
 
