@@ -163,9 +163,10 @@ class _Line:
         return _accepted(self._answers(replies))
 
     def receive_owed(self, replies: int) -> tuple[list[Any], bool]:
-        """``receive`` after a ``post`` that left answers owed: those are read in the
-        same system call, and settled, first. Also says whether one of them was a
-        script Redis had forgotten, run again only now: after what was posted."""
+        """``receive`` after a ``post`` that left answers owed: those are read with its
+        own (in the same system call when Redis has answered both), and settled first.
+        Also says whether one of them was a script Redis had forgotten, run again only
+        now: after what was posted."""
         owed, self.owed = self.owed, []
         if not owed:
             return self.receive(replies), False
