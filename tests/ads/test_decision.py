@@ -598,17 +598,22 @@ def reads_of(campaign, sent: list[bytes]) -> int:
     return sum(keys.served_today(DAY, campaign.pk).encode() in packed for packed in sent)
 
 
+def read_at_0_and_2(slot, first: dict, then: dict) -> Engine:
+    """An engine that read the served counts (by campaign) ``first`` at 0 s and
+    ``then`` at 2 s: it knows how fast each campaign is served."""
+    own = cached_engine()
+    for seconds, counts in ((0, first), (2, then)):
+        get_counters().set({keys.served_today(DAY, c.pk): n for c, n in counts.items()})
+        own.decide(page(slot), now=at(seconds), rng=random.Random(1))
+    return own
+
+
 def test_near_its_cap_is_what_the_site_serves_of_a_campaign_before_the_next_read(slot, sends):
     slow = CampaignFactory.create(slots=[slot], daily_cap=1000)
     fast = CampaignFactory.create(slots=[slot], daily_cap=100_000)
-    store = get_counters()
-    store.set({keys.served_today(DAY, slow.pk): 960, keys.served_today(DAY, fast.pk): 50_000})
-    own = cached_engine()
-    own.decide(page(slot), now=at(0), rng=random.Random(1))
-    # Two seconds later: the slow one was served once a second, the fast one 20,000
-    # times a second (40,000 a read, twice over: within 80,000 of its cap).
-    store.set({keys.served_today(DAY, slow.pk): 962, keys.served_today(DAY, fast.pk): 90_000})
-    own.decide(page(slot), now=at(2), rng=random.Random(1))
+    # The slow one is served once a second, the fast one 20,000 times a second (40,000
+    # a read, twice over: within 80,000 of its cap).
+    own = read_at_0_and_2(slot, {slow: 960, fast: 50_000}, {slow: 962, fast: 90_000})
     count = len(sends)
 
     for n in range(1, 5):
@@ -621,13 +626,8 @@ def test_near_its_cap_is_what_the_site_serves_of_a_campaign_before_the_next_read
 
 def test_a_campaign_served_slowly_is_near_at_the_last_page_views_of_its_cap(slot, sends):
     campaign = CampaignFactory.create(slots=[slot], daily_cap=1000)
-    store = get_counters()
-    store.set({keys.served_today(DAY, campaign.pk): 970})
-    own = cached_engine()
-    own.decide(page(slot), now=at(0), rng=random.Random(1))
-    store.set({keys.served_today(DAY, campaign.pk): 981})  # 20 left: ``NEAR_CAP_MIN``
-    own.decide(page(slot), now=at(2), rng=random.Random(1))
-    store.set({keys.served_today(DAY, campaign.pk): 1000})
+    own = read_at_0_and_2(slot, {campaign: 970}, {campaign: 981})  # 20 left: NEAR_CAP_MIN
+    get_counters().set({keys.served_today(DAY, campaign.pk): 1000})
     count = len(sends)
 
     capped = own.decide(page(slot), now=at(2.1), rng=random.Random(1))
@@ -638,12 +638,7 @@ def test_a_campaign_served_slowly_is_near_at_the_last_page_views_of_its_cap(slot
 
 def test_counts_put_back_lower_give_no_rate_but_the_share_of_the_cap(slot, sends):
     campaign = CampaignFactory.create(slots=[slot], daily_cap=1000)
-    store = get_counters()
-    store.set({keys.served_today(DAY, campaign.pk): 970})
-    own = cached_engine()
-    own.decide(page(slot), now=at(0), rng=random.Random(1))
-    store.set({keys.served_today(DAY, campaign.pk): 955})  # put back by hand
-    own.decide(page(slot), now=at(2), rng=random.Random(1))
+    own = read_at_0_and_2(slot, {campaign: 970}, {campaign: 955})  # put back by hand
     count = len(sends)
 
     own.decide(page(slot), now=at(2.1), rng=random.Random(1))
