@@ -739,6 +739,7 @@ class Engine:
         snap = self.snapshot(now=now)
         local = now.astimezone(BERLIN)
         day, weekday, hour = local.date(), local.weekday(), local.hour
+        elapsed = _wall_fraction(local)
         stamp = now.timestamp()
         ttl = self.live_ttl
         # Replaced, never changed in place but for ``covered``: threads may share it.
@@ -758,7 +759,7 @@ class Engine:
                 targeted=targeted,
                 timed=timed,
                 counts=counts,
-                day_elapsed=day_fraction(now),
+                day_elapsed=elapsed,
                 rng=draws,
                 explain=explain,
                 dynamics=dynamics,
@@ -796,18 +797,18 @@ class Engine:
                 assert live is not None  # noqa: S101  (``usable`` says so)
                 near, near_keys = live.near_of(targeted)
                 if not near and not missing:
-                    counts = Counts(served=live.served, frequency={}, totals=slow)
                     if page.visitor_key and targeted.frequency_fields:
                         frequency_hash = keys.frequency_hash(day, page.visitor_key)
                         return _fill_asking(
                             counters.ask_groups((), [(frequency_hash, targeted.frequency_fields)]),
                             fill,
                             live,
-                            replace(counts, assumed={}),
+                            Counts(served=live.served, frequency={}, totals=slow, assumed={}),
                             targeted.frequency_capped,
                             rng,
                         )
                     # Fresh enough, and nothing else to read: no round trip at all.
+                    counts = Counts(served=live.served, frequency={}, totals=slow)
                     return fill(counts, live.dynamics, live.pools)
                 today_ids: Sequence[int] = near
                 today_keys: Sequence[str] = near_keys
@@ -1145,9 +1146,14 @@ def berlin_day(now: dt.datetime) -> dt.date:
 
 
 def day_fraction(now: dt.datetime) -> float:
-    local = now.astimezone(BERLIN)
-    midnight = dt.datetime.combine(local.date(), dt.time(), tzinfo=BERLIN)
-    return (local - midnight).total_seconds() / 86_400
+    """How much of the Berlin day has passed, by the clock on the wall (on the days the
+    clocks change too: the day's pacing runs by the hours its slots are sold by)."""
+    return _wall_fraction(now.astimezone(BERLIN))
+
+
+def _wall_fraction(local: dt.datetime) -> float:
+    seconds = local.hour * 3600 + local.minute * 60 + local.second + local.microsecond / 1e6
+    return seconds / 86_400
 
 
 engine = Engine()

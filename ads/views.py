@@ -32,6 +32,9 @@ MAX_SLOTS = 20
 MAX_TAGS = 50
 _lottery = random.Random()  # noqa: S311  (a lottery among campaigns, not a secret)
 _LANGUAGES = frozenset(code for code, _name in settings.LANGUAGES)
+_FIELDS = frozenset(
+    ("slots", "article", "tags", "section", "language", "device", "consent", "preview")
+)
 
 
 class InvalidPage(ValueError):
@@ -53,12 +56,11 @@ def check_page_request(data: Any, request: HttpRequest, *, now: dt.datetime) -> 
     if not isinstance(data, dict):
         raise InvalidPage({"": _("Ein JSON-Objekt erwartet.")})
     errors: dict[str, str] = {}
-    unknown = sorted(
-        set(data)
-        - {"slots", "article", "tags", "section", "language", "device", "consent", "preview"}
-    )
+    unknown = data.keys() - _FIELDS
     if unknown:
-        errors["unknown"] = _("Unbekannte Felder: %(fields)s") % {"fields": ", ".join(unknown)}
+        errors["unknown"] = _("Unbekannte Felder: %(fields)s") % {
+            "fields": ", ".join(sorted(unknown))
+        }
     slots = _strings(data.get("slots"), limit=MAX_SLOTS, length=50)
     if not slots or len(set(slots)) != len(slots):
         errors["slots"] = _("1 bis %(max)d verschiedene Slot-Schlüssel erwartet.") % {

@@ -1017,3 +1017,17 @@ def test_a_campaign_added_without_a_new_version_is_read_after_forget(slot):
     later = own.decide(page(slot), now=at(2), rng=random.Random(1))
 
     assert later.slots["sidebar-top"].campaign is None  # its count was read: capped
+
+
+@pytest.mark.parametrize(
+    ("utc", "fraction"),
+    [
+        (datetime(2026, 6, 10, 10, 0, tzinfo=UTC), 0.5),  # 12:00 in summer
+        (datetime(2026, 1, 10, 17, 0, tzinfo=UTC), 0.75),  # 18:00 in winter
+        (datetime(2026, 3, 29, 10, 0, tzinfo=UTC), 0.5),  # noon, the clocks went forward
+        (datetime(2026, 10, 25, 11, 0, tzinfo=UTC), 0.5),  # noon, the clocks went back
+        (datetime(2026, 6, 9, 22, 0, 0, 864_000, tzinfo=UTC), 0.00001),
+    ],
+)
+def test_the_days_fraction_is_the_time_on_the_wall_in_berlin(utc, fraction):
+    assert day_fraction(utc) == pytest.approx(fraction)
