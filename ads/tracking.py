@@ -5,8 +5,8 @@ promotion, slot, destination, served time, visitor key when consented) and lives
 hours; in Redis the nonces of one page view share one record (``nonce_record``). Served
 events are recorded with the decision; a view and a click count once per nonce, decided
 by an atomic check-and-set in Redis (``HSETNX`` inside one Lua script), never by a read
-followed by a write. Every refused event is recorded too, with its
-reason, so reports show invalid traffic instead of hiding it.
+followed by a write. Every refused event is recorded too, with its reason, so reports
+show invalid traffic instead of hiding it.
 
 With Redis, events are appended to one stream in the same round trip; Celery beat
 flushes the stream into the rollups (``ads.rollups``). Without Redis (the embedded
@@ -111,8 +111,8 @@ def _urlsafe(data: bytes) -> bytes:
     return binascii.b2a_base64(data, newline=False).translate(_URLSAFE)
 
 
-def _signature(token: bytes, signer: hmac.HMAC | None = None) -> bytes:
-    mac = (signer or _signer(settings.SECRET_KEY)).copy()
+def _signature(token: bytes) -> bytes:
+    mac = _signer(settings.SECRET_KEY).copy()
     mac.update(token)
     return _urlsafe(mac.digest()[:9])
 
@@ -249,8 +249,9 @@ def served_increments(items: list[Served], *, visitor: str, day: dt.date) -> dic
 
 class EventStore(Protocol):
     def served(self, items: list[Served], *, now: dt.datetime, visitor: str, reason: str) -> None:
-        """Record ``items`` as served (or refused with ``reason``), with their nonces,
-        and add them to the live counters unless refused."""
+        """Record ``items``, the filled slots of one page view (their nonces from one
+        ``new_nonces``), as served (or refused with ``reason``), with their nonces, and
+        add them to the live counters unless refused."""
 
     def track(
         self, event: str, nonce: str, *, now: dt.datetime, refuse: str, rate: str

@@ -580,7 +580,7 @@ def seed(directory: Path) -> dict[str, Any]:
     ).values_list("campaign_id", "promotion_id"):
         approved.setdefault(campaign_id, []).append(promotion_id)
     for campaign in campaigns:
-        cap, daily = campaign.daily_cap, campaign.pacing_daily_target or campaign.daily_cap
+        cap, target = campaign.daily_cap, campaign.pacing_daily_target
         if cap:
             # How far a campaign is from its cap does not follow the clock (one served as
             # fast as possible reaches it at any hour), and runs at different hours
@@ -589,9 +589,9 @@ def seed(directory: Path) -> dict[str, Any]:
             capped = rng.random() < 0.05
             served = cap if capped else int(cap * rng.uniform(0.1, 1.0))
             entries.append((keys.served_today(day, campaign.pk), served, day_ttl))
-        elif daily:
+        elif target:
             # On, behind or ahead of pace at this time of day.
-            served = int(daily * elapsed * rng.uniform(0.5, 1.3))
+            served = int(target * elapsed * rng.uniform(0.5, 1.3))
             entries.append((keys.served_today(day, campaign.pk), served, day_ttl))
         if campaign.goal_impressions:
             done = 1.0 if rng.random() < 0.03 else rng.uniform(0.05, 0.9)

@@ -149,7 +149,7 @@ def test_the_nonces_of_a_page_view_share_one_record_in_redis():
     assert nonce_key(first) == f"litfass:ads:nonce:{first[:22]}"
 
 
-def test_a_nonces_signature_is_hmac_sha256_of_its_token_under_the_secret_key(settings):
+def test_a_nonces_signature_is_hmac_sha256_of_its_pages_token_under_the_secret_key(settings):
     """Nonces live two hours across deploys: the signature must stay what it is."""
     import base64
     import hashlib
