@@ -9,9 +9,10 @@ The hot path reads an immutable in-process snapshot of the deliverable campaigns
 the live counters it needs in at most one round trip (an ``MGET`` of the snapshot
 version and today's served counts, an ``HGETALL`` of the reader's frequency counts): no
 SQL after warm-up. Today's served counts of all campaigns, read together less than
-``LITFASS_LIVE_COUNTS_TTL`` seconds ago, are used again by every page, but those of a
-campaign near its daily cap; the reader's frequency counts are read whenever they matter
-(the page is filled while they come, and again should they change it). The snapshot is
+``LITFASS_LIVE_COUNTS_TTL`` seconds ago, are used again by every page, but that of a
+campaign near its daily cap when a draw picks it; the reader's frequency counts are read
+whenever they matter (the page is filled while they come, and again should they change
+it). The snapshot is
 rebuilt when the version in the counter store changes; every relevant save and the
 rotation task bump it. Clock and random generator are parameters, so tests are
 deterministic.
@@ -45,12 +46,13 @@ BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 SLOW_TTL = 5.0
 # Today's served counts (caps, pacing) and the snapshot version may be this old
 # (``LITFASS_LIVE_COUNTS_TTL`` seconds), except for a campaign near its daily cap: its
-# count is read on every decision. Near is what the site may serve of it before the
-# next read, ``NEAR_CAP_MARGIN`` times over: its rate between this process's last two
-# reads (no more than ``RATE_WINDOW`` seconds apart) times the TTL, and at least
-# ``NEAR_CAP_MIN`` page views. Without such a rate (a process's first read, or one
-# after a pause) near is a share of the cap, ``NEAR_CAP``. A cap can thus be overshot
-# only when a campaign is suddenly served more than twice as often as a moment ago.
+# count is read on every decision whose draw picks it (``_Near``). Near is what the
+# site may serve of it before the next read, ``NEAR_CAP_MARGIN`` times over: its rate
+# between this process's last two reads (no more than ``RATE_WINDOW`` seconds apart)
+# times the TTL, and at least ``NEAR_CAP_MIN`` page views. Without such a rate (a
+# process's first read, or one after a pause) near is a share of the cap, ``NEAR_CAP``.
+# A cap can thus be overshot only when a campaign is suddenly served more than twice as
+# often as a moment ago.
 NEAR_CAP = 0.05
 NEAR_CAP_MIN = 20
 NEAR_CAP_MARGIN = 2.0
@@ -385,7 +387,7 @@ class Targeted:
 class _Live:
     """Today's (``day``) served counts of every campaign that caps or paces, read at
     ``read_at`` for snapshot ``version``; ``near_cap``: those close to their daily cap,
-    which every decision reads anew."""
+    whose counts a decision reads anew when its draw picks one (``_Near``)."""
 
     read_at: float
     version: int
@@ -397,8 +399,7 @@ class _Live:
     dynamics: dict[int, tuple[Reason | None, float]] = field(default_factory=dict)
     # Per page signature and slot, what one draw picks from (``_Pool``), or ``None``.
     pools: dict[tuple[Targeted, str], _Pool | None] = field(default_factory=dict)
-    # Per page signature, its campaigns among ``near_cap`` and their served-today keys:
-    # read anew for every page.
+    # Per page signature, its campaigns among ``near_cap`` and their served-today keys.
     near: dict[Targeted, tuple[tuple[int, ...], tuple[str, ...]]] = field(default_factory=dict)
 
     def near_of(self, targeted: Targeted) -> tuple[tuple[int, ...], tuple[str, ...]]:
@@ -496,6 +497,48 @@ def _near_cap(
     return frozenset(near)
 
 
+class _Near:
+    """A page's campaigns near their daily cap (``_Live.near_of``): their served counts
+    in ``Counts.served`` are a moment old, so a draw that picks one checks its count
+    now, and one that reached its cap is refused like a campaign that does not fit: the
+    draw is made again among the others, which gives each of them the chance it has
+    without it (``_fill``). A page on which no draw picked one reads nothing for them.
+
+    The counts now: ``fresh`` once known; read by ``read`` (one round trip, all of the
+    page's at once) when first needed; or, while they are on their way with the
+    reader's frequency counts (``_fill_asking``), assumed below the cap and noted in
+    ``assumed`` (campaign: cap) for the answer to confirm."""
+
+    __slots__ = ("assumed", "fresh", "ids", "read")
+
+    def __init__(
+        self,
+        ids: Sequence[int],
+        *,
+        read: Callable[[], dict[int, int]] | None = None,
+        fresh: dict[int, int] | None = None,
+        assumed: dict[int, int] | None = None,
+    ) -> None:
+        self.ids = ids
+        self.read = read
+        self.fresh = fresh
+        self.assumed = assumed
+
+    def reached(self, campaign: int, cap: int) -> bool:
+        fresh = self.fresh
+        if fresh is None:
+            if self.assumed is not None:
+                self.assumed[campaign] = cap
+                return False
+            assert self.read is not None  # noqa: S101  (one of the three is given)
+            fresh = self.fresh = self.read()
+        return fresh.get(campaign, 0) >= cap
+
+    def confirmed_by(self, fresh: dict[int, int]) -> bool:
+        """Whether the counts now, read, let every campaign assumed below its cap be."""
+        return all(fresh.get(cid, 0) < cap for cid, cap in (self.assumed or {}).items())
+
+
 @dataclass(frozen=True, slots=True)
 class Counts:
     """The live counters one decision reads."""
@@ -507,6 +550,8 @@ class Counts:
     # count as none, and each check that lets a campaign through notes here the count
     # the reader must stay below for the decision to stand (``confirmed_by``).
     assumed: dict[int, int] | None = None
+    # Campaigns whose ``served`` count may be behind: checked when drawn (``_Near``).
+    near: _Near | None = None
 
     def frequency_reached(self, campaign: int, cap: int, shown: int) -> bool:
         """Whether the reader has seen the campaign as often as its frequency ``cap``
@@ -731,7 +776,8 @@ class Engine:
         Reads the live counters in one round trip, or none. Today's served counts of
         every campaign that caps or paces are read together, at most every ``live_ttl``
         seconds in this process, and shared by all pages; those of a campaign close to
-        its daily cap are read anew for every page it may fill. The reader's frequency
+        its daily cap are read anew when a draw picks it (``_Near``), with the reader's
+        frequency counts when those are read anyway. The reader's frequency
         counts are read whenever they matter: the page is filled while they are on
         their way, and once more should they change the outcome (``_fill_asking``). An
         explanation reads everything it shows and keeps nothing for later decisions."""
@@ -796,19 +842,31 @@ class Engine:
             if usable:
                 assert live is not None  # noqa: S101  (``usable`` says so)
                 near, near_keys = live.near_of(targeted)
-                if not near and not missing:
+                if not missing:
                     if page.visitor_key and targeted.frequency_fields:
+                        # The near campaigns' counts come with the reader's.
                         frequency_hash = keys.frequency_hash(day, page.visitor_key)
                         return _fill_asking(
-                            counters.ask_groups((), [(frequency_hash, targeted.frequency_fields)]),
+                            counters.ask_groups(
+                                near_keys, [(frequency_hash, targeted.frequency_fields)]
+                            ),
                             fill,
                             live,
-                            Counts(served=live.served, frequency={}, totals=slow, assumed={}),
+                            Counts(
+                                served=live.served,
+                                frequency={},
+                                totals=slow,
+                                assumed={},
+                                near=_Near(near, assumed={}) if near else None,
+                            ),
                             targeted.frequency_capped,
+                            near,
                             rng,
                         )
-                    # Fresh enough, and nothing else to read: no round trip at all.
-                    counts = Counts(served=live.served, frequency={}, totals=slow)
+                    # Fresh enough: no round trip at all, unless a draw picks a campaign
+                    # near its cap.
+                    checked = _Near(near, read=_reader(counters, near, near_keys)) if near else None
+                    counts = Counts(served=live.served, frequency={}, totals=slow, near=checked)
                     return fill(counts, live.dynamics, live.pools)
                 today_ids: Sequence[int] = near
                 today_keys: Sequence[str] = near_keys
@@ -893,17 +951,25 @@ _Fill = Callable[
 ]
 
 
+def _reader(
+    counters: Counters, near: Sequence[int], near_keys: Sequence[str]
+) -> Callable[[], dict[int, int]]:
+    return lambda: dict(zip(near, counters.read(near_keys), strict=True))
+
+
 def _fill_asking(
     answer: Callable[[], tuple[list[int], list[list[int]]]],
     fill: _Fill,
     live: _Live,
     counts: Counts,
     frequency_capped: tuple[int, ...],
+    near: Sequence[int],
     rng: random.Random,
 ) -> Decision:
     """Fill the page (``fill``, sharing ``live``'s verdicts and pools) while the reader's
-    frequency counts (of ``frequency_capped``) are on their way (``answer``), assuming
-    none, then check that the counts read let the decision stand.
+    frequency counts (of ``frequency_capped``) and the served counts of the campaigns
+    ``near`` their cap are on their way (``answer``), assuming none and below the cap,
+    then check that the counts read let the decision stand.
 
     Both fills draw from one generator seeded alike, so with the same verdicts they
     make the same draws: a decision that stands is the one the counts would have made,
@@ -913,14 +979,17 @@ def _fill_asking(
     seed = rng.getrandbits(64)
     draws = random.Random(seed)  # noqa: S311  (a lottery, not a secret)
     decision = fill(counts, live.dynamics, live.pools, draws)
-    _plain, (found,) = answer()
+    plain, (found,) = answer()
     frequency = dict(zip(frequency_capped, found, strict=True))
-    if counts.confirmed_by(frequency):
+    fresh = dict(zip(near, plain, strict=True))
+    checked = counts.near
+    if counts.confirmed_by(frequency) and (checked is None or checked.confirmed_by(fresh)):
         return decision
     draws = random.Random(seed)  # noqa: S311
-    return fill(
-        replace(counts, frequency=frequency, assumed=None), live.dynamics, live.pools, draws
+    counted = replace(
+        counts, frequency=frequency, assumed=None, near=_Near(near, fresh=fresh) if near else None
     )
+    return fill(counted, live.dynamics, live.pools, draws)
 
 
 def _dynamic(
@@ -969,6 +1038,20 @@ def _misfit(
     if reason is None and on_page.campaigns:
         reason = _page_reason(entry, on_page, slot, page)
     return reason
+
+
+def _capped_now(entry: CampaignEntry, counts: Counts) -> Reason | None:
+    """Whether a campaign near its daily cap, drawn, has reached it by its count now."""
+    near = counts.near
+    cap = entry.daily_cap
+    if (
+        near is not None
+        and cap is not None
+        and entry.id in near.ids
+        and near.reached(entry.id, cap)
+    ):
+        return Reason.DAILY_CAP
+    return None
 
 
 def _frequency_reason(
@@ -1030,7 +1113,7 @@ def _fill(
                 )
             if isinstance(found, _Pool):
                 entry = found.draw(rng)
-                misfit = _misfit(entry, on_page, slot, page, counts)
+                misfit = _misfit(entry, on_page, slot, page, counts) or _capped_now(entry, counts)
                 promotion = None if misfit else _creative(entry, slot, on_page, counts, rng)
                 if promotion is not None:
                     chosen = (entry, promotion)
@@ -1053,6 +1136,10 @@ def _fill(
             while pool and chosen is None:
                 index = _lottery(rng, [weight for _entry, weight in pool])
                 entry, _weight = pool.pop(index)
+                capped = _capped_now(entry, counts)
+                if capped is not None:
+                    verdicts[entry.id] = capped
+                    continue
                 promotion = _creative(entry, slot, on_page, counts, rng)
                 if promotion is None:
                     verdicts[entry.id] = Reason.NO_PROMOTION

@@ -182,9 +182,9 @@ LITFASS_FLUSH_BATCH = env.int("LITFASS_FLUSH_BATCH", default=200_000)
 LITFASS_DECISION_MAX_BYTES = env.int("LITFASS_DECISION_MAX_BYTES", default=8192)
 # Seconds a process may decide on today's served counts it read before (caps, pacing;
 # those of every campaign, read together for all pages), instead of reading them for
-# every page view; never for a campaign near its daily cap (see ``ads.decision``:
-# within twice what the site serves of it in this time, at least 20 page views), nor
-# for a reader's frequency counts. 0 reads them on every decision.
+# every page view; never for a campaign near its daily cap that a draw picks (see
+# ``ads.decision``: within twice what the site serves of it in this time, at least 20
+# page views), nor for a reader's frequency counts. 0 reads them on every decision.
 LITFASS_LIVE_COUNTS_TTL = env.float("LITFASS_LIVE_COUNTS_TTL", default=1.0)
 # Keep each process's decision snapshot out of the cyclic garbage collector's walks
 # (``gc.freeze``, see ``ads.decision``).

@@ -616,11 +616,15 @@ def test_near_its_cap_is_what_the_site_serves_of_a_campaign_before_the_next_read
     own = read_at_0_and_2(slot, {slow: 960, fast: 50_000}, {slow: 962, fast: 90_000})
     count = len(sends)
 
-    for n in range(1, 5):
-        own.decide(page(slot), now=at(2 + n / 10), rng=random.Random(n))
+    chosen = [
+        own.decide(page(slot), now=at(2 + n / 10), rng=random.Random(n)).slots["sidebar-top"]
+        for n in range(1, 9)
+    ]
 
-    assert len(sends) == count + 4
-    assert reads_of(fast, sends[count:]) == 4  # 10 % from its cap, but served fast
+    drawn_fast = sum(c.campaign is not None and c.campaign.id == fast.pk for c in chosen)
+    assert 0 < drawn_fast < 8
+    assert len(sends) == count + drawn_fast  # read when a draw picked it (and still under)
+    assert reads_of(fast, sends[count:]) == drawn_fast  # 10 % from its cap, but served fast
     assert reads_of(slow, sends[count:]) == 0  # 4 % from its cap, but served slowly
 
 
@@ -894,9 +898,67 @@ def test_only_the_campaigns_near_their_cap_are_read_anew(slot, sends):
         assert chosen is not None
         assert chosen.id == far.pk  # the other one is capped
 
-    assert len(sends) == count + 5
+    # Read when a draw picked it (then refused, and the draw made again): not always.
+    assert count < len(sends) < count + 5
     assert all(keys.served_today(DAY, near.pk).encode() in sent for sent in sends[count:])
     assert not any(keys.served_today(DAY, far.pk).encode() in sent for sent in sends[count:])
+
+
+def test_a_campaign_near_its_cap_is_read_only_for_the_pages_whose_draw_picks_it(slot, sends):
+    near = CampaignFactory.create(slots=[slot], daily_cap=1000)
+    far = CampaignFactory.create(slots=[slot], daily_cap=1000)
+    get_counters().set({keys.served_today(DAY, near.pk): 990, keys.served_today(DAY, far.pk): 10})
+    own = cached_engine()
+    own.decide(page(slot), now=at(0), rng=random.Random(1))
+    count = len(sends)
+
+    chosen = [
+        own.decide(page(slot), now=at(0.01 * n), rng=random.Random(n)).slots["sidebar-top"]
+        for n in range(1, 41)
+    ]
+
+    picked = sum(c.campaign is not None and c.campaign.id == near.pk for c in chosen)
+    assert 5 < picked < 35  # both are drawn: near is still under its cap
+    assert len(sends) == count + picked
+    assert all(keys.served_today(DAY, near.pk).encode() in sent for sent in sends[count:])
+
+
+def test_a_capped_campaign_drawn_leaves_the_others_their_chances(slot):
+    near = CampaignFactory.create(slots=[slot], daily_cap=1000, weight=2)
+    light = CampaignFactory.create(slots=[slot], weight=1)
+    heavy = CampaignFactory.create(slots=[slot], weight=3)
+    get_counters().set({keys.served_today(DAY, near.pk): 990})
+    own = cached_engine()
+    own.decide(page(slot), now=at(0), rng=random.Random(0))
+    get_counters().set({keys.served_today(DAY, near.pk): 1000})  # capped since the read
+    rng = random.Random(5)
+
+    shown: Counter[int | None] = Counter()
+    for _ in range(2000):
+        chosen = own.decide(page(slot), now=at(0.5), rng=rng).slots["sidebar-top"].campaign
+        shown[chosen.id if chosen else None] += 1
+
+    assert shown[near.pk] == 0
+    # As if it were not there: 1 to 3, whatever its own weight.
+    assert abs(shown[light.pk] / 2000 - 0.25) < 0.035
+    assert abs(shown[heavy.pk] / 2000 - 0.75) < 0.035
+
+
+def test_a_readers_page_reads_the_campaigns_near_their_cap_with_the_readers_counts(slot, sends):
+    near = CampaignFactory.create(slots=[slot], daily_cap=1000, frequency_cap=3)
+    get_counters().set({keys.served_today(DAY, near.pk): 990})
+    reader = page(slot, consent=True, visitor_key="reader-a")
+    own = cached_engine()
+    assert own.decide(reader, now=at(0), rng=random.Random(1)).slots["sidebar-top"].campaign
+    get_counters().set({keys.served_today(DAY, near.pk): 1000})
+    count = len(sends)
+
+    capped = own.decide(reader, now=at(0.1), rng=random.Random(1))
+
+    assert len(sends) == count + 1  # one round trip: the reader's hash and the count
+    assert keys.served_today(DAY, near.pk).encode() in sends[-1]
+    assert b"HGETALL" in sends[-1]
+    assert capped.slots["sidebar-top"].campaign is None
 
 
 @pytest.fixture
