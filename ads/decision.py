@@ -401,6 +401,9 @@ class _Live:
     pools: dict[tuple[Targeted, str], _Pool | None] = field(default_factory=dict)
     # Per page signature, its campaigns among ``near_cap`` and their served-today keys.
     near: dict[Targeted, tuple[tuple[int, ...], tuple[str, ...]]] = field(default_factory=dict)
+    # Those of ``near_cap`` a decision has since found at their cap by their count then:
+    # a day's counts only grow, so no other decision on these counts reads them again.
+    capped: set[int] = field(default_factory=set)
 
     def near_of(self, targeted: Targeted) -> tuple[tuple[int, ...], tuple[str, ...]]:
         found = self.near.get(targeted)
@@ -418,9 +421,10 @@ class _Pool:
     through, with the running totals of their lottery weights.
 
     A slot is filled by one draw from it when the campaign drawn fits the page and the
-    reader (and has a creative left); else as before, from the campaigns that fit. That
-    picks each fitting campaign with the same chance: a draw that does not fit is
-    followed by a draw among those that do."""
+    reader, has not reached its daily cap by its count now if it was near it
+    (``_capped_now``), and has a creative left; else as before, from the campaigns that
+    fit. That picks each fitting campaign with the same chance: a draw that does not fit
+    is followed by a draw among those that do."""
 
     entries: tuple[CampaignEntry, ...]
     cumulative: tuple[float, ...]
@@ -507,24 +511,29 @@ class _Near:
     The counts now: ``fresh`` once known; read by ``read`` (one round trip, all of the
     page's at once) when first needed; or, while they are on their way with the
     reader's frequency counts (``_fill_asking``), assumed below the cap and noted in
-    ``assumed`` (campaign: cap) for the answer to confirm."""
+    ``assumed`` (campaign: cap) for the answer to confirm. One found at its cap goes
+    into ``capped`` (``_Live.capped``), shared by the decisions on the same counts."""
 
-    __slots__ = ("assumed", "fresh", "ids", "read")
+    __slots__ = ("assumed", "capped", "fresh", "ids", "read")
 
     def __init__(
         self,
         ids: Sequence[int],
+        capped: set[int],
         *,
         read: Callable[[], dict[int, int]] | None = None,
         fresh: dict[int, int] | None = None,
         assumed: dict[int, int] | None = None,
     ) -> None:
         self.ids = ids
+        self.capped = capped
         self.read = read
         self.fresh = fresh
         self.assumed = assumed
 
     def reached(self, campaign: int, cap: int) -> bool:
+        if campaign in self.capped:
+            return True
         fresh = self.fresh
         if fresh is None:
             if self.assumed is not None:
@@ -532,11 +541,17 @@ class _Near:
                 return False
             assert self.read is not None  # noqa: S101  (one of the three is given)
             fresh = self.fresh = self.read()
-        return fresh.get(campaign, 0) >= cap
+        if fresh.get(campaign, 0) < cap:
+            return False
+        self.capped.add(campaign)  # (a set's add is atomic: threads may share it)
+        return True
 
     def confirmed_by(self, fresh: dict[int, int]) -> bool:
-        """Whether the counts now, read, let every campaign assumed below its cap be."""
-        return all(fresh.get(cid, 0) < cap for cid, cap in (self.assumed or {}).items())
+        """Whether the counts now, read, let every campaign assumed below its cap be;
+        those that reached it go into ``capped``."""
+        reached = [cid for cid, cap in (self.assumed or {}).items() if fresh.get(cid, 0) >= cap]
+        self.capped.update(reached)
+        return not reached
 
 
 @dataclass(frozen=True, slots=True)
@@ -857,7 +872,7 @@ class Engine:
                                 frequency={},
                                 totals=slow,
                                 assumed={},
-                                near=_Near(near, assumed={}) if near else None,
+                                near=_Near(near, live.capped, assumed={}) if near else None,
                             ),
                             targeted.frequency_capped,
                             near,
@@ -865,7 +880,8 @@ class Engine:
                         )
                     # Fresh enough: no round trip at all, unless a draw picks a campaign
                     # near its cap.
-                    checked = _Near(near, read=_reader(counters, near, near_keys)) if near else None
+                    reader = _reader(counters, near, near_keys)
+                    checked = _Near(near, live.capped, read=reader) if near else None
                     counts = Counts(served=live.served, frequency={}, totals=slow, near=checked)
                     return fill(counts, live.dynamics, live.pools)
                 today_ids: Sequence[int] = near
@@ -986,9 +1002,8 @@ def _fill_asking(
     if counts.confirmed_by(frequency) and (checked is None or checked.confirmed_by(fresh)):
         return decision
     draws = random.Random(seed)  # noqa: S311
-    counted = replace(
-        counts, frequency=frequency, assumed=None, near=_Near(near, fresh=fresh) if near else None
-    )
+    now = _Near(near, live.capped, fresh=fresh) if near else None
+    counted = replace(counts, frequency=frequency, assumed=None, near=now)
     return fill(counted, live.dynamics, live.pools, draws)
 
 

@@ -1193,7 +1193,9 @@ def report(r: Results) -> str:
         f"{e['hash_share']:.0%} an `HGETALL` of the reader's frequency hash "
         f"(for {e['fields']:.1f} fields on average), pipelined when both. It reads when the "
         f"reader's frequency counts are needed "
-        f"(consent; the page is filled meanwhile), for campaigns near their daily cap, or "
+        f"(consent; the page is filled meanwhile, and the served counts of campaigns near "
+        f"their daily cap come with them), when a draw picks a campaign near its daily "
+        f"cap, or "
         f"when the process's served counts (every campaign's, read together) are older "
         f"than `LITFASS_LIVE_COUNTS_TTL` ({e['live_ttl']:g} s; the clock runs as time "
         f"does); else it reads nothing.",

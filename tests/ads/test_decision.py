@@ -15,6 +15,7 @@ from ads.decision import (
     Reason,
     UnknownSlots,
     _fill,
+    _Near,
     _Pool,
     day_fraction,
     decide,
@@ -579,7 +580,7 @@ def test_served_counts_read_a_moment_ago_are_used_without_a_round_trip(slot, sen
     assert reason_of(later, "sidebar-top", campaign) == Reason.DAILY_CAP
 
 
-def test_a_campaign_near_its_daily_cap_is_read_on_every_decision(slot, sends):
+def test_a_campaign_near_its_daily_cap_is_read_when_drawn(slot, sends):
     campaign = CampaignFactory.create(slots=[slot], daily_cap=1000, goal_impressions=10**6)
     # Within 5 %: near, as long as the process has not seen how fast it is served.
     get_counters().set({keys.served_today(DAY, campaign.pk): 960})
@@ -923,7 +924,7 @@ def test_a_campaign_near_its_cap_is_read_only_for_the_pages_whose_draw_picks_it(
     assert all(keys.served_today(DAY, near.pk).encode() in sent for sent in sends[count:])
 
 
-def test_a_capped_campaign_drawn_leaves_the_others_their_chances(slot):
+def test_a_capped_campaign_drawn_leaves_the_others_their_chances(slot, sends):
     near = CampaignFactory.create(slots=[slot], daily_cap=1000, weight=2)
     light = CampaignFactory.create(slots=[slot], weight=1)
     heavy = CampaignFactory.create(slots=[slot], weight=3)
@@ -931,6 +932,7 @@ def test_a_capped_campaign_drawn_leaves_the_others_their_chances(slot):
     own = cached_engine()
     own.decide(page(slot), now=at(0), rng=random.Random(0))
     get_counters().set({keys.served_today(DAY, near.pk): 1000})  # capped since the read
+    count = len(sends)
     rng = random.Random(5)
 
     shown: Counter[int | None] = Counter()
@@ -942,6 +944,27 @@ def test_a_capped_campaign_drawn_leaves_the_others_their_chances(slot):
     # As if it were not there: 1 to 3, whatever its own weight.
     assert abs(shown[light.pk] / 2000 - 0.25) < 0.035
     assert abs(shown[heavy.pk] / 2000 - 0.75) < 0.035
+    # Read by the first decision that drew it; the others knew it was capped.
+    assert len(sends) == count + 1
+
+
+def test_a_capped_campaign_is_refused_where_campaigns_start_within_the_hour(slot, sends):
+    near = CampaignFactory.create(slots=[slot], daily_cap=1000, weight=100)
+    other = CampaignFactory.create(slots=[slot], weight=100)
+    # Starts in an hour: every decision checks its start, and draws without a pool.
+    CampaignFactory.create(slots=[slot], starts_at=NOW + timedelta(hours=1))
+    get_counters().set({keys.served_today(DAY, near.pk): 990})
+    own = cached_engine()
+    own.decide(page(slot), now=at(0), rng=random.Random(0))
+    get_counters().set({keys.served_today(DAY, near.pk): 1000})
+    count = len(sends)
+
+    for n in range(20):
+        chosen = own.decide(page(slot), now=at(0.5), rng=random.Random(n)).slots["sidebar-top"]
+        assert chosen.campaign is not None
+        assert chosen.campaign.id == other.pk
+
+    assert len(sends) == count + 1
 
 
 def test_a_readers_page_reads_the_campaigns_near_their_cap_with_the_readers_counts(slot, sends):
@@ -959,6 +982,61 @@ def test_a_readers_page_reads_the_campaigns_near_their_cap_with_the_readers_coun
     assert keys.served_today(DAY, near.pk).encode() in sends[-1]
     assert b"HGETALL" in sends[-1]
     assert capped.slots["sidebar-top"].campaign is None
+
+
+def test_a_readers_page_with_a_campaign_near_its_cap_is_the_one_its_count_makes(sends):
+    """A reader's page is filled while their counts and those of the campaigns near their
+    cap come (assumed below it): the decision is the one the same draws make on the
+    counts read, whether the campaign is still under its cap or reached it."""
+    slots = [SlotFactory.create(allows_repeats=True) for _ in range(2)]
+    near = CampaignFactory.create(slots=slots, daily_cap=1000, frequency_cap=3, promotions=2)
+    others = [CampaignFactory.create(slots=slots, promotions=2) for _ in range(2)]
+    get_counters().set({keys.served_today(DAY, near.pk): 990})
+    reader = page(*slots, consent=True, visitor_key="reader-a")
+    asking = cached_engine()
+    asking.decide(page(*slots), now=at(0), rng=random.Random(1))  # served counts, read
+    local = at(0.1).astimezone(BERLIN)
+
+    def filled_on(served_now: int, rng: random.Random):
+        """The engine's fill on the near campaign's count read first."""
+        snap = asking.snapshot(now=at(0.1))
+        live = asking._live
+        assert live is not None
+        return _fill(
+            snap,
+            reader,
+            targeted=snap.targeted(reader, local.weekday(), local.hour, DAY, now=at(0.1)),
+            timed={},
+            counts=Counts(
+                served=live.served,
+                frequency={},
+                totals=asking._slow.values,
+                near=_Near((near.pk,), set(), fresh={near.pk: served_now}),
+            ),
+            day_elapsed=day_fraction(at(0.1)),
+            rng=rng,
+            explain=False,
+            dynamics={},
+            pools={},
+        )
+
+    shown: dict[int, set[int]] = {}
+    for served_now in (999, 1000):  # one page view left; none
+        get_counters().set({keys.served_today(DAY, near.pk): served_now})
+        count = len(sends)
+        shown[served_now] = set()
+        for seed in range(25):
+            got = asking.decide(reader, now=at(0.1), rng=random.Random(seed))
+            expected = filled_on(served_now, random.Random(random.Random(seed).getrandbits(64)))
+            assert [(d.campaign, d.promotion) for d in got.slots.values()] == [
+                (d.campaign, d.promotion) for d in expected.slots.values()
+            ], (served_now, seed)
+            shown[served_now] |= {d.campaign.id for d in got.slots.values() if d.campaign}
+        assert len(sends) == count + 25  # one round trip each: the reader's and the count
+        assert all(keys.served_today(DAY, near.pk).encode() in sent for sent in sends[count:])
+
+    assert shown[999] == {near.pk, *(c.pk for c in others)}
+    assert shown[1000] == {c.pk for c in others}
 
 
 @pytest.fixture
