@@ -12,10 +12,9 @@ SQL after warm-up. Today's served counts of all campaigns, read together less th
 ``LITFASS_LIVE_COUNTS_TTL`` seconds ago, are used again by every page, but that of a
 campaign near its daily cap when a draw picks it; the reader's frequency counts are read
 whenever they matter (the page is filled while they come, and again should they change
-it). The snapshot is
-rebuilt when the version in the counter store changes; every relevant save and the
-rotation task bump it. Clock and random generator are parameters, so tests are
-deterministic.
+it). The snapshot is rebuilt when the version in the counter store changes; every
+relevant save and the rotation task bump it. Clock and random generator are
+parameters, so tests are deterministic.
 """
 
 from __future__ import annotations
@@ -880,8 +879,10 @@ class Engine:
                         )
                     # Fresh enough: no round trip at all, unless a draw picks a campaign
                     # near its cap.
-                    reader = _reader(counters, near, near_keys)
-                    checked = _Near(near, live.capped, read=reader) if near else None
+                    checked = None
+                    if near:
+                        reader = _reader(counters, near, near_keys)
+                        checked = _Near(near, live.capped, read=reader)
                     counts = Counts(served=live.served, frequency={}, totals=slow, near=checked)
                     return fill(counts, live.dynamics, live.pools)
                 today_ids: Sequence[int] = near
